@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CalltasksConfig(AppConfig):
+    name = "calltasks"
+    verbose_name = _("AI outbound calls")
