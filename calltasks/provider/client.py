@@ -330,9 +330,12 @@ class OutboundBotClient:
             return None
         return min(seconds, self.backoff_max_seconds * 4)
 
+    def _backoff_ceiling(self, attempt: int) -> float:
+        return min(self.backoff_max_seconds, self.backoff_seconds * (2 ** (attempt - 1)))
+
     def _backoff(self, attempt: int) -> float:
         """Full jitter: uniform(0, min(cap, base × 2^(attempt-1)))."""
-        ceiling = min(self.backoff_max_seconds, self.backoff_seconds * (2 ** (attempt - 1)))
+        ceiling = self._backoff_ceiling(attempt)
         return self._rng.uniform(0, ceiling) if ceiling > 0 else 0.0
 
     def call(self, action: str, params: Mapping[str, Any] | None = None) -> dict:
