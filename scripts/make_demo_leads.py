@@ -40,12 +40,21 @@ FOLLOW_COLUMNS = [
     "is_interested",
 ]
 
-SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程魏苏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛")
-GIVEN_CHARS = list("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超霞平刚桂华玲鹏辉建文晨欣怡浩宇子轩雨萱梓涵俊凯思佳嘉琪博文昊然梦瑶一诺宏伟志强海燕秋云")
+SURNAMES = list(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程魏苏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛"
+)
+GIVEN_CHARS = list(
+    "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超霞平刚桂华玲鹏辉建文晨欣怡浩宇子轩雨萱梓涵俊凯思佳嘉琪博文昊然梦瑶一诺宏伟志强海燕秋云"
+)
 PRODUCTS = [("星越L", 18), ("领克06", 15), ("银河E8", 14), ("博越L", 12), ("帝豪", 10), ("极氪001", 8), ("几何E", 7)]
 GRADES = [("H级", 10), ("A级", 22), ("B级", 28), ("C级", 18), ("N级", 12), ("O级", 4), ("F级", 6)]
 REMARKS = {
-    1: ["客户对试驾很感兴趣，约周末到店", "询问金融方案，意向较强", "关注置换补贴，准备到店看车", "要求发送配置单和报价"],
+    1: [
+        "客户对试驾很感兴趣，约周末到店",
+        "询问金融方案，意向较强",
+        "关注置换补贴，准备到店看车",
+        "要求发送配置单和报价",
+    ],
     2: ["客户表示已购车", "暂无购车计划", "嫌价格偏高，暂不考虑", "客户明确拒绝，不要再联系"],
     0: ["电话未接通", "客户在忙，稍后再联系", "客户未明确表态", "需再次确认购车时间"],
 }
@@ -84,7 +93,9 @@ def make_leads(rng: random.Random, count: int, prefix: str, used_phones: set[str
                 break
         minutes_back = 0 if i == 1 else rng.randrange(DAYS_BACK * 24 * 60)
         created = (ANCHOR - timedelta(minutes=minutes_back)).replace(second=0)
-        leads.append(DemoLead(f"{prefix}{i:06d}", _name(rng), phone, _weighted(rng, PRODUCTS), _weighted(rng, GRADES), created))
+        leads.append(
+            DemoLead(f"{prefix}{i:06d}", _name(rng), phone, _weighted(rng, PRODUCTS), _weighted(rng, GRADES), created)
+        )
     return sorted(leads, key=lambda lead: lead.leads_id)
 
 
@@ -156,7 +167,9 @@ def main() -> None:
     _write(args.out / "demo_leads.csv", LEAD_COLUMNS, [_lead_row(lead) for lead in leads])
     _write(args.out / "demo_followups.csv", FOLLOW_COLUMNS, followups)
     _write(args.out / "other_org_leads.csv", LEAD_COLUMNS, [_lead_row(lead) for lead in other])
-    print(f"{len(leads)} leads, {len(followups)} follow-ups, {len(other)} leads of the second organization → {args.out}")
+    print(
+        f"{len(leads)} leads, {len(followups)} follow-ups, {len(other)} leads of the second organization → {args.out}"
+    )
 
 
 if __name__ == "__main__":
