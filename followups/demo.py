@@ -4,7 +4,7 @@ Everything here is idempotent: running :func:`seed_demo` twice leaves the same r
 ``(organization, leads_id)``, the demo follow-up of a lead is updated in place, users and tokens are
 fetched before they are created). The shipped CSV files hold FAKE people (see
 ``scripts/make_demo_leads.py``). Dates in the files are shifted by whole days so the newest lead is from
-today; the result is the same for every run on the same day.
+yesterday; the result is the same for every run on the same day.
 """
 
 from __future__ import annotations
@@ -82,9 +82,9 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def date_shift(rows: Iterable[dict[str, str]], today: date) -> timedelta:
-    """Whole days that move the newest ``leads_create_time`` of the file to ``today``."""
+    """Whole days that move the newest ``leads_create_time`` of the file to yesterday (never in the future)."""
     newest = max(datetime.strptime(row["leads_create_time"], _TIME_FORMAT).date() for row in rows)
-    return timedelta(days=(today - newest).days)
+    return timedelta(days=(today - newest).days - 1)
 
 
 def parse_local(value: str, shift: timedelta) -> datetime | None:

@@ -76,12 +76,12 @@ def test_follow_up_dates_are_consistent():
     assert FollowUp.objects.filter(next_follow_time__isnull=False).exists()
 
 
-def test_dates_are_shifted_so_the_newest_lead_is_from_today():
+def test_dates_are_shifted_so_the_newest_lead_is_from_yesterday():
     demo.seed_demo(today=date(2030, 1, 15))
     from django.utils import timezone
 
     newest = Lead.objects.filter(organization__code=demo.DEMO_ORG[0]).latest("leads_create_time")
-    assert timezone.localtime(newest.leads_create_time).date() == date(2030, 1, 15)
+    assert timezone.localtime(newest.leads_create_time).date() == date(2030, 1, 14)
 
 
 def test_output_names_the_logins_and_never_a_phone_number():
