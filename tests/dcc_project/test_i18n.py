@@ -290,6 +290,8 @@ def test_po_compiles_cleanly_and_equals_the_committed_mo(tmp_path):
 #: English msgid in the code -> the seed's Chinese, word for word (seed 000 monitor logs and API, seed 002).
 SEED_STRINGS = {
     # seed 000, monitor log lines
+    "Automated task monitor started": "自动化任务监控器已启动",
+    "Automated task monitor stopped": "自动化任务监控器已停止",
     "Automated task monitoring switched on by %(by)s": "自动化任务监控器已启动 (操作人: %(by)s)",
     "Automated task monitoring switched off by %(by)s": "自动化任务监控器已停止 (操作人: %(by)s)",
     "Checking task: %(name)s (ID: %(id)s)": "检查任务: %(name)s (ID: %(id)s)",
