@@ -13,6 +13,10 @@ PY="${PYTHON_BIN:-.venv/bin/python}"
 CI="${CI:-false}"
 ORIGINAL_DATABASE_URL="${DATABASE_URL:-}"
 mkdir -p var/static
+if [[ ! -x "$PY" ]]; then
+    echo "ERROR: $PY not found: run \`make test\` (it creates .venv) or \`make venv\` first" >&2
+    exit 1
+fi
 
 say() { printf '\n==> %s\n' "$*"; }
 
