@@ -7,6 +7,8 @@ from rest_framework.test import APIClient
 
 from tests.factories import OrganizationFactory, TokenFactory, UserFactory
 
+pytest_plugins = ["tests.plugins.simulator"]
+
 
 @pytest.fixture
 def org(db):

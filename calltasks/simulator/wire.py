@@ -1,0 +1,35 @@
+"""Transport-neutral request/response objects shared by the RPC, LLM, OSS and control handlers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Request:
+    method: str
+    path: str  # without the query string
+    query_string: str
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    client_host: str = "127.0.0.1"
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json;charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False  # close the connection without answering
+    delay_before_send: float = 0.0  # seconds to hold the (already computed) answer
+
+
+def json_response(status: int, payload: object, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(status=status, body=body, headers=dict(headers or {}))
+
+
+def drop_response() -> Response:
+    return Response(status=0, drop=True)
