@@ -87,6 +87,7 @@ def _ensure_job_group(client, task: CallTask, owner: str) -> str:
         group_id = existing[0].job_group_id
         CallTask.objects.filter(pk=task.pk, lease_owner=owner).update(job_group_id=group_id)
         task.job_group_id = group_id
+        task._job_group_adopted = True
         return group_id
     try:
         group = client.create_job_group(
@@ -110,21 +111,35 @@ def _ensure_job_group(client, task: CallTask, owner: str) -> str:
 
 
 def _known_reference_ids(client, job_group_id: str) -> dict[str, str]:
-    """referenceId → job id for every job the provider holds in the group."""
-    return {
-        job.reference_id: job.job_id
-        for job in client.iter_jobs_with_result(job_group_id, page_size=100)
-        if job.reference_id and job.job_id
-    }
+    """referenceId → job id for every job the provider holds in the group.
+
+    Read from ListJobsByGroup, which carries ``ReferenceId`` for every job: QueryJobsWithResult only has it
+    inside ``LatestTask``, which jobs that have not been dialled yet do not have.
+    """
+    known: dict[str, str] = {}
+    page_number = 1
+    while True:
+        page = client.list_jobs_by_group(job_group_id=job_group_id, page_number=page_number, page_size=100)
+        for job in page.jobs:
+            if job.reference_id and job.job_id:
+                known[job.reference_id] = job.job_id
+        if not page.jobs or page_number * (page.page_size or 100) >= page.total_count:
+            return known
+        page_number += 1
 
 
 def _job_spec(row: dict, task: CallTask) -> JobSpec:
     extras = {"task_id": str(task.pk)}
-    return JobSpec(phone_number=row["leads_phone"], reference_id=row["reference_id"], name=row["leads_name"], extras=extras)
+    return JobSpec(
+        phone_number=row["leads_phone"], reference_id=row["reference_id"], name=row["leads_name"], extras=extras
+    )
 
 
-def _assign_rows(client, task: CallTask, job_group_id: str) -> tuple[int, int]:
+def _assign_rows(client, task: CallTask, job_group_id: str, *, reconcile_first: bool = False) -> tuple[int, int]:
     """Assign every row without a job id in batches; never resubmit a row the provider may already hold.
+
+    ``reconcile_first``: the group existed before this start (an earlier start failed part-way), so it may
+    already hold some of the rows: look them up before the first submission.
 
     Returns ``(accepted, not_accepted)``; rows never accepted after the bounded rounds are marked final
     (``Failed``/``NotAssigned``) by the caller.
@@ -139,13 +154,14 @@ def _assign_rows(client, task: CallTask, job_group_id: str) -> tuple[int, int]:
         return 0, 0
     batch_size = settings.CALLTASKS_ASSIGN_BATCH_SIZE
     for round_no in range(ASSIGN_ROUNDS):
-        if round_no:
+        if round_no or reconcile_first:
             # Something failed or was ambiguous: ask the provider what it holds before resubmitting.
             for reference_id in _known_reference_ids(client, job_group_id):
                 pending.pop(reference_id, None)
             if not pending:
                 break
-            time.sleep(min(2**round_no * 0.5, 5))
+            if round_no:
+                time.sleep(min(2**round_no * 0.5, 5))
         failed_any = False
         refs = list(pending)
         for start in range(0, len(refs), batch_size):
@@ -194,8 +210,11 @@ def call_task_start(*, task_id: int, organization_id: int | None = None, script_
     owner = _claim_start(task, now)
     client = get_provider_client()
     try:
+        had_group = bool(task.job_group_id)
         job_group_id = _ensure_job_group(client, task, owner)
-        accepted, not_accepted = _assign_rows(client, task, job_group_id)
+        # A group that existed already (an earlier start failed part-way, or was found by name) may hold jobs.
+        reconcile_first = had_group or getattr(task, "_job_group_adopted", False)
+        accepted, not_accepted = _assign_rows(client, task, job_group_id, reconcile_first=reconcile_first)
     except ProviderError as exc:
         _release(task.pk, owner)
         raise _provider_failure(exc) from exc
@@ -296,7 +315,12 @@ def call_task_cancel(*, task_id: int, organization_id: int | None = None) -> Cal
             task_type=TaskState.CALLS_DONE, cancelled_at=now, calls_done_at=now, paused_at=None, next_check_at=now
         )
         if not moved:
-            raise InvalidTaskState(_("The task changed state while it was being cancelled."))
+            # The sync above may have recorded every outcome and its completion check (run on commit) moved the
+            # task on to 3/4 already: the calls are over, which is what cancel asked for.
+            current = CallTask.objects.filter(pk=task.pk).values_list("task_type", flat=True).first()
+            if current not in (TaskState.CALLS_DONE, TaskState.FOLLOWUPS_DONE):
+                raise InvalidTaskState(_("The task changed state while it was being cancelled."))
+            CallTask.objects.filter(pk=task.pk, cancelled_at__isnull=True).update(cancelled_at=now)
         LeadTask.objects.filter(task=task, final_at__isnull=True).update(
             call_status=statuses.JOB_CANCELLED, failure_reason=statuses.REASON_CANCELLED, final_at=now
         )
