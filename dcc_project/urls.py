@@ -2,9 +2,19 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from calltasks.api import urls as seed_urls
+from calltasks.api.seed_views import LoginApi
+from calltasks.views_recordings import RecordingView
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("dcc_project.api.urls_v1")),
+    path("api/login", LoginApi.as_view(), name="api-login"),
+    # Recordings are personal data: served only to authenticated users of the row's organization.
+    path("recordings/<int:lead_task_id>/", RecordingView.as_view(), name="recording"),
+    # The seed endpoints answer at the seed paths both under /api/ and at the root.
+    path("api/", include((seed_urls.urlpatterns, "seed"), namespace="seed-api")),
+    path("", include((seed_urls.urlpatterns, "seed"), namespace="seed")),
 ]
