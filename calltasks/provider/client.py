@@ -12,8 +12,8 @@ Retry policy (reference §5), see :meth:`OutboundBotClient.call`:
 - non-idempotent ``CreateJobGroup`` and ``AssignJobs`` are retried only when the request provably never reached
   the service (a failure while connecting) or was refused by throttling. A read timeout, a dropped connection,
   a 5xx or a malformed body raises ``ProviderError(ambiguous=True)`` at once: the caller reconciles
-  (``iter_jobs_with_result``/``query_jobs_with_result(query_text=...)`` by referenceId, ``list_job_groups
-  (search_text=name)``) before sending again;
+  (``find_jobs_by_reference_ids`` / ``query_jobs_with_result(query_text=referenceId)``;
+  ``find_job_groups_by_name``) before sending again;
 - exponential backoff with full jitter, capped by ``backoff_max_seconds``; ``x-acs-retry-after`` (milliseconds)
   is honoured on throttling, capped at ``4 × backoff_max_seconds``.
 """
@@ -498,6 +498,37 @@ class OutboundBotClient:
         }
         data = self.call("ListJobsByGroup", params)
         return JobListPage.from_api(data.get("Jobs"))
+
+    def iter_jobs_by_group(
+        self, job_group_id: str, page_size: int = 100, *, job_status: str | None = None
+    ) -> Iterator[JobDetail]:
+        """Every job of the group via ListJobsByGroup (carries ReferenceId even before the first dial)."""
+        page_number = 1
+        while True:
+            page = self.list_jobs_by_group(
+                job_group_id=job_group_id, page_number=page_number, page_size=page_size, job_status=job_status
+            )
+            yield from page.jobs
+            if not page.jobs or page_number * max(page.page_size or page_size, 1) >= page.total_count:
+                return
+            page_number += 1
+
+    def find_jobs_by_reference_ids(self, job_group_id: str, reference_ids: Iterable[str]) -> dict[str, str]:
+        """Reconcile an ambiguous AssignJobs: ``{referenceId: jobId}`` for the given ids the group already has.
+
+        Uses ListJobsByGroup, because QueryJobsWithResult only names the contact in ``LatestTask``, which
+        jobs that were never dialled do not have.
+        """
+        wanted = set(reference_ids)
+        found: dict[str, str] = {}
+        if not wanted:
+            return found
+        for job in self.iter_jobs_by_group(job_group_id):
+            if job.reference_id in wanted and job.job_id:
+                found.setdefault(job.reference_id, job.job_id)
+                if len(found) == len(wanted):
+                    break
+        return found
 
     def list_jobs(self, *, job_ids: list[str]) -> list[JobDetail]:
         """ListJobs: full details (tasks, conversations) of up to 99 jobs."""

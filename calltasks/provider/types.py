@@ -291,7 +291,7 @@ class JobResult:
     status: str | None = None
     failure_reason: str | None = None
     reference_id: str | None = None
-    phone_number: str | None = None
+    phone_number: str | None = field(default=None, repr=False)  # personal data: kept out of repr
     latest_task: TaskSummary | None = None
     raw: dict = field(default_factory=dict, repr=False)
 
@@ -368,7 +368,7 @@ class CallAttempt:
     actual_time: datetime | None = None
     end_time: datetime | None = None
     calling_number: str | None = None
-    called_number: str | None = None
+    called_number: str | None = field(default=None, repr=False)
     duration_seconds: int | None = None
     hang_up_direction: str | None = None
     conversation: list[dict] = field(default_factory=list)
@@ -437,7 +437,8 @@ class JobDetail:
     reference_id: str | None = None
     status: str | None = None
     failure_reason: str | None = None
-    called_number: str | None = None
+    called_number: str | None = field(default=None, repr=False)
+    phone_number: str | None = field(default=None, repr=False)  # personal data: kept out of repr
     summary: list[dict] = field(default_factory=list)
     extras: dict[str, str] = field(default_factory=dict)
     tasks: list[CallAttempt] = field(default_factory=list)
@@ -469,6 +470,8 @@ class JobDetail:
             status=_str(raw.get("Status")),
             failure_reason=_str(raw.get("FailureReason", raw.get("JobFailureReason"))),
             called_number=_str(raw.get("CalledNumber")) or _str(contact.get("PhoneNumber")),
+            # The contact's number is the full one (CalledNumber may be masked by the provider).
+            phone_number=_str(contact.get("PhoneNumber")) or _str(raw.get("CalledNumber")),
             summary=summary,
             extras=_extras(raw.get("Extras")),
             tasks=tasks,
