@@ -426,3 +426,118 @@ def test_rules_remark_has_no_phone_numbers():
 def test_default_result_shape():
     now = datetime.now(tz=SH)
     assert judge_mod.default_result(now) == JudgeResult("AI分析失败，需要人工跟进", 0, now, "default")
+
+
+# --- through the simulator's OpenAI-compatible endpoint ----------------------------------------------------
+
+
+SIM_INTERESTED = [
+    {"Speaker": "Robot", "Script": "您好，请问是张先生吗？我是星越汽车的顾问小李。", "Timestamp": 1000},
+    {"Speaker": "Contact", "Script": "对，是我。", "Timestamp": 3000},
+    {
+        "Speaker": "Robot",
+        "Script": "您之前在我们店留过星越L的购车意向，想回访一下您最近的购车计划。",
+        "Timestamp": 5000,
+    },
+    {"Speaker": "Contact", "Script": "我对星越L挺感兴趣的，想来店里看看。", "Timestamp": 7000},
+    {"Speaker": "Robot", "Script": "好的，请问您哪天方便到店体验一下？", "Timestamp": 9000},
+    {"Speaker": "Contact", "Script": "可以，我明天下午过来试驾。", "Timestamp": 11000},
+]
+SIM_NOT_INTERESTED = [
+    {"Speaker": "Robot", "Script": "您好，想回访一下您最近的购车计划。", "Timestamp": 1000},
+    {"Speaker": "Contact", "Script": "不需要了，我已经买了。", "Timestamp": 3000},
+    {"Speaker": "Robot", "Script": "理解，最近有限时活动。", "Timestamp": 5000},
+    {"Speaker": "Contact", "Script": "没有兴趣，别再打了。", "Timestamp": 7000},
+]
+SIM_AMBIGUOUS = [
+    {"speaker": "robot", "script": "您好，想回访一下您最近的购车计划。", "timestamp": 1000},
+    {"speaker": "contact", "script": "最近比较忙，到时候再说。", "timestamp": 3000},
+]
+
+
+@pytest.fixture
+def llm(simulator, settings):
+    """The LLM path against the real simulator endpoint; backoff sleeps stay short."""
+    settings.LLM_API_KEY = "sk-simulator"
+    settings.LLM_MODEL = "qwen-plus"
+    settings.LLM_MAX_RETRIES = 2
+    settings.LLM_TIMEOUT = 2.0
+    settings.TIME_ZONE = "Asia/Shanghai"
+    return simulator
+
+
+def sim_requests(sim) -> int:
+    return sim.core.llm.requests
+
+
+@pytest.mark.parametrize(
+    ("talk", "interest", "next_time"),
+    [
+        (SIM_INTERESTED, 1, local(2026, 11, 24, 15, 0)),
+        (SIM_NOT_INTERESTED, 2, None),
+        (SIM_AMBIGUOUS, 0, None),
+    ],
+)
+def test_simulator_llm_judge(llm, talk, interest, next_time):
+    result = judge_conversation(talk, now=NOW, lead_name="张先生", product="星越L")
+    assert result.judge == "llm"
+    assert result.is_interested == interest
+    assert result.next_follow_time == next_time  # resolved from the 当前时间 the prompt states
+    assert result.leads_remark and not result.leads_remark.isascii()
+    assert sim_requests(llm) == 1
+
+
+@pytest.mark.parametrize("kind", ["throttle", "unavailable", "internal", "malformed", "drop"])
+def test_simulator_transient_faults_are_retried(llm, kind):
+    llm.add_fault("llm", kind, count=1, retry_after_ms=50)
+    result = judge_conversation(SIM_INTERESTED, now=NOW)
+    assert result.judge == "llm" and result.is_interested == 1
+    assert sim_requests(llm) == 2
+
+
+def test_simulator_slow_answer_times_out_and_is_retried(llm, settings):
+    settings.LLM_TIMEOUT = 0.3
+    llm.add_fault("llm", "slow", count=1, seconds=1.0)
+    result = judge_conversation(SIM_NOT_INTERESTED, now=NOW)
+    assert (result.judge, result.is_interested) == ("llm", 2)
+
+
+def test_simulator_persistent_failure_gives_the_default(llm, caplog):
+    llm.add_fault("llm", "unavailable", count=10)
+    with caplog.at_level(logging.WARNING):
+        result = judge_conversation(SIM_INTERESTED, now=NOW)
+    assert result == JudgeResult("AI分析失败，需要人工跟进", 0, NOW, "default")
+    assert sim_requests(llm) == 3  # 1 + LLM_MAX_RETRIES, then give up
+    assert "ServiceUnavailable" in caplog.text
+    assert "试驾" not in caplog.text and "sk-simulator" not in caplog.text
+
+
+def test_simulator_wrong_key_is_not_retried(llm):
+    llm.configure_llm(api_key="sk-the-real-one")
+    result = judge_conversation(SIM_INTERESTED, now=NOW)
+    assert result.judge == "default" and result.leads_remark == DEFAULT_REMARK
+    assert sim_requests(llm) == 0  # refused at authentication, before the request counter
+
+
+def test_simulator_garbage_answer_is_retried_by_the_judge(llm):
+    llm.add_fault("llm", "garbage", count=1)
+    result = judge_conversation(SIM_NOT_INTERESTED, now=NOW)
+    assert (result.judge, result.is_interested) == ("llm", 2)
+    assert sim_requests(llm) == 2
+
+
+def test_simulator_garbage_every_time_gives_the_default(llm):
+    llm.add_fault("llm", "garbage", count=10)
+    result = judge_conversation(SIM_NOT_INTERESTED, now=NOW)
+    assert result.judge == "default"
+    assert sim_requests(llm) == 3
+
+
+@pytest.mark.parametrize("kind", ["fenced", "quirks"])
+@pytest.mark.parametrize(("talk", "interest"), [(SIM_INTERESTED, 1), (SIM_NOT_INTERESTED, 2), (SIM_AMBIGUOUS, 0)])
+def test_simulator_answer_quirks_are_normalised(llm, kind, talk, interest):
+    llm.add_fault("llm", kind, rate=1.0)
+    for _ in range(4):  # quirks alternate between booleans and Chinese labels
+        result = judge_conversation(talk, now=NOW)
+        assert (result.judge, result.is_interested) == ("llm", interest)
+    assert sim_requests(llm) == 4

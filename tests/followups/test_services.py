@@ -425,3 +425,57 @@ def unused_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# --- the LLM path through the simulator --------------------------------------------------------------------
+
+
+@pytest.fixture
+def llm(simulator, settings):
+    settings.LLM_API_KEY = "sk-simulator"
+    settings.LLM_MAX_RETRIES = 1
+    settings.LLM_TIMEOUT = 2.0
+    return simulator
+
+
+@pytest.mark.django_db
+def test_failed_rows_make_no_llm_request(task, llm):
+    for status in ("NoAnswer", "Busy", "PoweredOff"):
+        failed_row(task, status, call_conversation=NOT_INTERESTED_TALK if status == "Busy" else None)
+    LeadTaskFactory(task=task, call_status="Cancelled", failure_reason="Cancelled")
+    result = followups_create_for_task(task_id=task.pk, now=NOW)
+    assert result.created == 4
+    assert llm.core.llm.requests == 0
+
+
+@pytest.mark.django_db
+def test_connected_rows_are_judged_by_the_llm(task, llm):
+    rows = {1: connected_row(task), 2: connected_row(task, NOT_INTERESTED_TALK), 0: connected_row(task, AMBIGUOUS_TALK)}
+    failed_row(task)
+    result = followups_create_for_task(task_id=task.pk, now=NOW)
+    assert (result.created, result.judged_llm) == (4, 3)
+    assert llm.core.llm.requests == 3
+    for interest, row in rows.items():
+        followup = FollowUp.objects.get(lead_task=row)
+        assert (followup.judge, followup.is_interested) == ("llm", interest)
+        assert LeadTask.objects.get(pk=row.pk).is_interested == interest
+    assert FollowUp.objects.get(lead_task=rows[1]).next_follow_time == datetime(2026, 11, 24, 15, 0, tzinfo=SH)
+    assert_consistent(task.pk)
+
+
+@pytest.mark.django_db
+def test_llm_outage_then_rejudge_through_the_simulator(task, llm):
+    rows = [connected_row(task) for _ in range(3)] + [connected_row(task, NOT_INTERESTED_TALK)]
+    llm.add_fault("llm", "unavailable", rate=1.0)
+
+    result = followups_create_for_task(task_id=task.pk, now=NOW)
+    assert (result.created, result.judged_default, result.judged_llm) == (4, 4, 0)
+    assert set(FollowUp.objects.values_list("leads_remark", flat=True)) == {"AI分析失败，需要人工跟进"}
+    assert set(LeadTask.objects.filter(task=task).values_list("is_interested", flat=True)) == {0}
+
+    llm.clear_faults()
+    assert followups_rejudge_defaults(task_id=task.pk, now=NOW + timedelta(minutes=10)) == 4
+    assert set(FollowUp.objects.values_list("judge", flat=True)) == {"llm"}
+    assert [LeadTask.objects.get(pk=r.pk).is_interested for r in rows] == [1, 1, 1, 2]
+    assert FollowUp.objects.filter(judge="default").count() == 0
+    assert_consistent(task.pk)
