@@ -8,6 +8,7 @@ availability, provider summary label). Tests can script fates (see :class:`Scrip
 from __future__ import annotations
 
 import hashlib
+import itertools
 import random
 from dataclasses import dataclass, field
 
@@ -83,10 +84,16 @@ class Fate:
         return self.durations[index % len(self.durations)] if self.durations else 30
 
 
+_CUMULATIVE: dict[tuple[tuple[str, int], ...], tuple[list[str], list[int]]] = {}
+
+
 def _weighted(rng: random.Random, mix: tuple[tuple[str, int], ...]) -> str:
-    names = [name for name, _w in mix]
-    weights = [w for _n, w in mix]
-    return rng.choices(names, weights=weights, k=1)[0]
+    table = _CUMULATIVE.get(mix)
+    if table is None:
+        names = [name for name, _w in mix]
+        cumulative = list(itertools.accumulate(w for _n, w in mix))
+        table = _CUMULATIVE.setdefault(mix, (names, cumulative))
+    return rng.choices(table[0], cum_weights=table[1], k=1)[0]
 
 
 def fate_seed(seed: int, key: str, salt: str = "") -> int:

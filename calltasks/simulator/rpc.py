@@ -242,7 +242,7 @@ class RpcHandler:
                 raise invalid(name, "extras must be a list of {key, value}")
             parsed.append(({**contact, "phoneNumber": str(phone).strip()}, extras))
         jobs = [self.core.store.add_job(group, contact, extras, strategy) for contact, extras in parsed]
-        logger.info("simulator: %d jobs assigned to group %s", len(jobs), group.group_id)
+        logger.debug("simulator: %d jobs assigned to group %s", len(jobs), group.group_id)
         return success({"JobGroupId": group.group_id, "JobsId": [job.job_id for job in jobs]})
 
     def query_jobs_with_result(self, params: Params, request: Request) -> Response:

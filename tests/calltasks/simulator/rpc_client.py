@@ -125,8 +125,14 @@ class SimClient:
             params["StrategyJson"] = strategy
         return self.ok("CreateJobGroup", params)["JobGroup"]["JobGroupId"]
 
-    def assign(self, group_id: str, leads: list[dict], **extra) -> list[str]:
-        """leads: ``{"phone", "ref", "name"?, "product"?}``."""
+    def assign(self, group_id: str, leads: list[dict], *, batch: int = 25, **extra) -> list[str]:
+        """leads: ``{"phone", "ref", "name"?, "product"?}``, sent in batches of ``batch``."""
+        ids: list[str] = []
+        for start in range(0, len(leads), batch):
+            ids += self._assign(group_id, leads[start : start + batch], **extra)
+        return ids
+
+    def _assign(self, group_id: str, leads: list[dict], **extra) -> list[str]:
         jobs = []
         for lead in leads:
             contact = {"phoneNumber": lead["phone"], "referenceId": lead["ref"], "name": lead.get("name", "张三")}
