@@ -541,3 +541,22 @@ def test_simulator_answer_quirks_are_normalised(llm, kind, talk, interest):
         result = judge_conversation(talk, now=NOW)
         assert (result.judge, result.is_interested) == ("llm", interest)
     assert sim_requests(llm) == 4
+
+
+def test_rules_judge_agrees_with_the_simulators_ground_truth():
+    """The offline judge must reproduce the campaign's interest verdicts (the end-to-end test relies on it)."""
+    import random
+
+    from calltasks.simulator.dialogues import CATEGORY_CODES, TIME_PHRASES, DialogueSpec, build_conversation
+    from calltasks.simulator.dialogues import resolve_time_phrase as sim_resolve
+
+    rng = random.Random(20261123)
+    for _ in range(400):
+        category = rng.choice(sorted(CATEGORY_CODES))
+        phrase = rng.choice([None, *sorted(TIME_PHRASES)]) if category == "interested" else None
+        silent = rng.random() < 0.1
+        spec = DialogueSpec(category, rng.choice(["张先生", ""]), rng.choice(["星越L", ""]), "星越店", phrase, silent)
+        result = rules_judge(build_conversation(spec, rng, start_ms=0, duration_s=60), now=NOW)
+        assert result.is_interested == (0 if silent else CATEGORY_CODES[category]), spec
+        if phrase and not silent:
+            assert result.next_follow_time == sim_resolve(phrase, NOW.astimezone(SH)), spec
