@@ -82,7 +82,7 @@ class DateRangeField(serializers.Field):
     """
 
     default_error_messages = {
-        "invalid": _('Enter a range as "YYYY-MM-DD,YYYY-MM-DD", [start, end] or {"start": …, "end": …}.'),
+        "invalid": _('Enter a range as "YYYY-MM-DD,YYYY-MM-DD", a [start, end] list or an object with start and end.'),
         "empty": _("A date range needs a start or an end."),
         "order": _("The start date is after the end date."),
     }

@@ -1,0 +1,108 @@
+"""GET /task_followup_records/{task_id}: task info, call statistics, paginated follow-up records; runs the check."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils.translation import gettext as _
+
+from calltasks.models import CallTask
+from calltasks.states import TaskState
+from tests.calltasks.api.conftest import finish_row, make_task
+from tests.calltasks.api.test_envelope import assert_envelope
+
+pytestmark = pytest.mark.django_db
+
+
+def url(task_id, prefix="/") -> str:
+    return f"{prefix}task_followup_records/{task_id}"
+
+
+@pytest.fixture
+def task(org):
+    task = make_task(org, rows=6)
+    rows = list(task.lead_rows.order_by("id"))
+    finish_row(rows[0], connected=True, follow_up=True, interest=1)
+    finish_row(rows[1], connected=True, follow_up=True, interest=2)
+    finish_row(rows[2], connected=False, status="Busy", follow_up=True, interest=0)
+    finish_row(rows[3], connected=False, status="NoAnswer", follow_up=True, interest=0)
+    finish_row(rows[4], connected=False, status="PoweredOff", follow_up=True, interest=0)
+    return task
+
+
+@pytest.mark.parametrize("prefix", ["/", "/api/"])
+def test_records_and_statistics(seed, task, prefix):
+    body = assert_envelope(seed.get(url(task.pk, prefix)), 200)
+    data = body["data"]
+    assert data["task_info"] == {
+        "id": task.pk,
+        "task_name": task.task_name,
+        "task_type": TaskState.CALLING,
+        "task_type_label": str(TaskState.CALLING.label),
+        "create_time": data["task_info"]["create_time"],
+        "leads_count": 6,
+        "is_completed": False,
+    }
+    assert data["call_statistics"] == {
+        "total_calls": 6,
+        "connected_calls": 2,
+        "failed_calls": 1,
+        "busy_calls": 1,
+        "no_answer_calls": 1,
+        "success_rate": 33.33,
+    }
+    records = data["followup_records"]
+    assert len(records) == 6
+    first_row = task.lead_rows.order_by("id").first()
+    first = records[0]
+    assert first["follow_id"] == first_row.leads_follow_id
+    assert first["leads_name"] == first_row.leads_name
+    assert first["leads_phone"] == first_row.leads_phone[:3] + "****" + first_row.leads_phone[-4:]
+    assert first["is_interested"] == 1 and first["interest_label"] == _("Interested")
+    assert first["leads_remark"] == first_row.leads_follow.leads_remark
+    assert first["call_duration"] == 42 and first["is_connected"] is True and first["call_status"] == "Succeeded"
+    assert records[-1]["follow_id"] is None and records[-1]["leads_remark"] is None
+    assert data["pagination"] == {"page": 1, "page_size": 20, "total_pages": 1, "total_count": 6}
+
+
+def test_pagination(seed, task):
+    data = seed.get(url(task.pk), {"page": 2, "page_size": 4}).json()["data"]
+    assert len(data["followup_records"]) == 2
+    assert data["pagination"] == {"page": 2, "page_size": 4, "total_pages": 2, "total_count": 6}
+
+
+@pytest.mark.parametrize("params", [{"page": 0}, {"page_size": 201}, {"page": "x"}])
+def test_bad_paging_is_400(seed, task, params):
+    assert_envelope(seed.get(url(task.pk), params), 400)
+
+
+def test_reading_runs_the_completion_check(seed, task, settings):
+    settings.CALLTASKS_COMPLETION_RULE = "all_final"
+    last = task.lead_rows.order_by("id").last()
+    finish_row(last, connected=True, follow_up=True, interest=1)
+    data = seed.get(url(task.pk)).json()["data"]
+    assert data["task_info"]["task_type"] == TaskState.FOLLOWUPS_DONE and data["task_info"]["is_completed"] is True
+    assert CallTask.objects.get(pk=task.pk).task_type == TaskState.FOLLOWUPS_DONE
+
+
+def test_all_connected_rule_moves_the_task_to_3(seed, org, settings):
+    settings.CALLTASKS_COMPLETION_RULE = "all_connected"
+    task = make_task(org, rows=5)
+    for row in task.lead_rows.all():
+        finish_row(row, connected=True)
+    data = seed.get(url(task.pk)).json()["data"]
+    assert data["task_info"]["task_type"] == TaskState.CALLS_DONE
+    assert data["call_statistics"]["success_rate"] == 100.0
+
+
+def test_paused_task_is_never_changed(seed, org):
+    task = make_task(org, rows=2, task_type=TaskState.PAUSED)
+    for row in task.lead_rows.all():
+        finish_row(row, connected=True, follow_up=True, interest=1)
+    data = assert_envelope(seed.get(url(task.pk)), 200)["data"]
+    assert data["task_info"]["task_type"] == TaskState.PAUSED
+    assert CallTask.objects.get(pk=task.pk).task_type == TaskState.PAUSED
+
+
+def test_other_organizations_task_is_404(other_seed, task):
+    assert_envelope(other_seed.get(url(task.pk)), 404)
+    assert CallTask.objects.get(pk=task.pk).task_type == TaskState.CALLING
