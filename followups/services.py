@@ -156,7 +156,12 @@ def _is_connected_row(row: dict[str, Any]) -> bool:
 
 
 def _final_rows_filter() -> Q:
-    return Q(call_status__in=statuses.JOB_FINAL_STATUSES) | Q(failure_reason__in=PRODUCT_FINAL_REASONS)
+    """Rows with a final outcome: a final provider job status, a product reason, or marked final by the sync."""
+    return (
+        Q(call_status__in=statuses.JOB_FINAL_STATUSES)
+        | Q(failure_reason__in=PRODUCT_FINAL_REASONS)
+        | Q(final_at__isnull=False)
+    )
 
 
 _ROW_FIELDS = (
