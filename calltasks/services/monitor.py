@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import requests
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -55,6 +55,7 @@ class TaskPassResult:
     followups_created: int = 0
     recordings_fetched: int = 0
     completed: bool = False
+    leased: bool = False
     errors: list[dict] = field(default_factory=list)
 
     @property
@@ -244,8 +245,16 @@ def _process_leased(task_id: int, *, now: dt.datetime, client, result: TaskPassR
         delay, last_error = settings.MONITOR_ERROR_RETRY_SECONDS, summary
     else:
         delay, last_error = next_check_delay(task, now), ""
-    CallTask.objects.filter(pk=task_id, task_type__in=MONITORED_STATES, deleted_at__isnull=True).update(
-        next_check_at=now + dt.timedelta(seconds=delay), last_checked_at=now, last_error=last_error
+    CallTask.objects.filter(pk=task_id).update(
+        next_check_at=Case(
+            When(
+                Q(task_type__in=MONITORED_STATES, deleted_at__isnull=True),
+                then=Value(now + dt.timedelta(seconds=delay)),
+            ),
+            default=F("next_check_at"),
+        ),
+        last_checked_at=now,
+        last_error=last_error,
     )
 
 
@@ -260,9 +269,17 @@ def monitor_process_task(
     now = now or timezone.now()
     result = TaskPassResult(task_id=task_id)
     owner = _lease_owner(driver)
-    if not _lease(task_id, owner=owner, now=now, require_due=require_due):
+    try:
+        leased = _lease(task_id, owner=owner, now=now, require_due=require_due)
+    except Exception as exc:  # e.g. the database is busy: this task waits for a later pass, others go on
+        logger.warning("Could not lease task %s: %s", task_id, _describe_error(exc))
+        result.status = "error"
+        result.errors.append({"task_id": task_id, "step": "lease", "error": _describe_error(exc)})
+        return result
+    if not leased:
         result.status = "skipped"
         return result
+    result.leased = True
     try:
         if client is None:
             from calltasks.services.provider import get_provider_client
@@ -295,7 +312,7 @@ def monitor_process_task(
 def _run_add(run: MonitorRun, result: TaskPassResult) -> None:
     if result.status == "skipped":
         return
-    run.tasks_checked += 1
+    run.tasks_checked += int(result.leased)
     run.records_written += result.records_written
     run.rows_updated += result.rows_updated
     run.followups_created += result.followups_created
@@ -310,7 +327,7 @@ def _run_add(run: MonitorRun, result: TaskPassResult) -> None:
 def _run_outcome(run: MonitorRun) -> str:
     if not run.errors:
         return MonitorRun.Outcome.OK
-    if run.errors >= run.tasks_checked:
+    if run.errors >= max(run.tasks_checked, 1):
         return MonitorRun.Outcome.FAILED
     return MonitorRun.Outcome.PARTIAL
 
@@ -403,6 +420,6 @@ def monitor_run_add_result(*, run_id: int, result: TaskPassResult) -> None:
         if run is None:
             return
         _run_add(run, result)
-        run.outcome = _run_outcome(run) if run.tasks_checked else MonitorRun.Outcome.OK
+        run.outcome = _run_outcome(run)
         run.finished_at = timezone.now()
         run.save()
