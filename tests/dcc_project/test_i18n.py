@@ -299,6 +299,10 @@ SEED_STRINGS = {
     "Task %(name)s (ID: %(id)s): every lead followed up, state updated to 4": (
         "任务 %(name)s (ID: %(id)s) 所有线索跟进完成，状态更新为4"
     ),
+    # seed 000 /auto-task and seed 002 /check_task_completion API messages
+    "Automatic task monitoring started": "自动化任务监控已启动",
+    "Automatic task monitoring stopped": "自动化任务监控已停止",
+    "The task is complete: every call was connected": "任务已完成，所有通话都已接通",
     # SPEC §6: the CRM remark when the judge fails
     "AI analysis failed, manual follow-up needed": "AI分析失败，需要人工跟进",
 }
