@@ -261,4 +261,3 @@ def follow_up_list(*, organization_id: int) -> QuerySet[FollowUp]:
         .select_related("lead", "lead_task")
         .order_by("-follow_time", "-id")
     )
-

@@ -64,7 +64,12 @@ class LocalDateField(serializers.Field):
     {
         "oneOf": [
             {"type": "string", "example": "2025-01-01,2025-01-31", "description": "start,end (either may be empty)"},
-            {"type": "array", "items": {"type": "string", "format": "date", "nullable": True}, "minItems": 2, "maxItems": 2},
+            {
+                "type": "array",
+                "items": {"type": "string", "format": "date", "nullable": True},
+                "minItems": 2,
+                "maxItems": 2,
+            },
             {
                 "type": "object",
                 "properties": {

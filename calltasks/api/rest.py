@@ -332,7 +332,11 @@ TASK_CREATE_EXAMPLE = OpenApiExample(
     value={
         "task_name": "H级线索回访",
         "script_id": "script_demo",
-        "size_desc": {"leads_type": ["H级"], "leads_product": ["星越L"], "latest_follow_ranges": ["2025-01-01,2025-01-31"]},
+        "size_desc": {
+            "leads_type": ["H级"],
+            "leads_product": ["星越L"],
+            "latest_follow_ranges": ["2025-01-01,2025-01-31"],
+        },
         "auto_start": False,
     },
 )
@@ -507,4 +511,3 @@ class CallRecordViewSet(OrganizationScopedViewSetMixin, viewsets.ReadOnlyModelVi
 
     def get_queryset(self):
         return call_record_list(organization_id=self.organization_id())
-

@@ -71,6 +71,8 @@ def _pagination(page: int, page_size: int, total_count: int) -> dict:
 
 
 class TaskCreateApi(SeedAPIView):
+    """Create a call task from lead filters (``size_desc``) or ``leads_ids``; optionally start it at once."""
+
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "task_create"
 
@@ -177,6 +179,8 @@ class TaskCreateApi(SeedAPIView):
 
 
 class TaskExecutionQueryApi(SeedAPIView):
+    """A page of the task's lead rows with outcome, transcript and follow-up, and the task's call statistics."""
+
     @extend_schema(
         tags=[SEED_TAG],
         summary="查询外呼执行情况 (lead rows with outcome, transcript and follow-up; refresh syncs first)",
@@ -232,7 +236,7 @@ class TaskExecutionQueryApi(SeedAPIView):
                                 "interest_label": "有意向",
                                 "follow_data": {
                                     "id": 9,
-                                    "leads_id": "L0000001",
+                                    "lead_id": 1,
                                     "follow_time": "2025-01-31 10:06:00",
                                     "leads_remark": "客户周末到店试驾",
                                     "first_follow_time": "2025-01-31 10:06:00",
@@ -318,6 +322,8 @@ class TaskExecutionQueryApi(SeedAPIView):
 
 
 class AutoTaskApi(SeedAPIView):
+    """Switch the monitor on or off (both drivers honour the switch), or run one pass over the caller's tasks."""
+
     @extend_schema(
         tags=[SEED_TAG],
         summary="控制自动化任务监控 (start/stop the monitor, or run one pass now)",
@@ -389,7 +395,9 @@ class AutoTaskApi(SeedAPIView):
 
 def completion_message(result: CompletionResult) -> str:
     if result.task_type == TaskState.PAUSED:
-        return _("The task is paused; a check never changes a paused task (%(finished)d of %(total)d calls finished)") % {
+        return _(
+            "The task is paused; a check never changes a paused task (%(finished)d of %(total)d calls finished)"
+        ) % {
             "finished": result.finished_calls,
             "total": result.total_calls,
         }
@@ -436,6 +444,8 @@ COMPLETION_EXAMPLE = OpenApiExample(
 
 
 class CompletionCheckApi(SeedAPIView):
+    """Check (and advance) the completion state of one task or a batch."""
+
     @extend_schema(
         tags=[SEED_TAG],
         summary="检查任务完成状态 (one task, or a batch with task_ids)",
@@ -465,7 +475,9 @@ class CompletionCheckApi(SeedAPIView):
         return success(completion_data(result), completion_message(result))
 
     def batch(self, organization_id: int, task_ids: list[int]):
-        visible = set(call_task_list(organization_id=organization_id).filter(pk__in=task_ids).values_list("pk", flat=True))
+        visible = set(
+            call_task_list(organization_id=organization_id).filter(pk__in=task_ids).values_list("pk", flat=True)
+        )
         items = []
         for task_id in task_ids:
             if task_id not in visible:
@@ -509,6 +521,8 @@ TASK_ID_PATH = OpenApiParameter("task_id", int, OpenApiParameter.PATH, descripti
 
 
 class CompletionCheckDetailApi(SeedAPIView):
+    """Check (and advance) the completion state of one task."""
+
     @extend_schema(
         tags=[SEED_TAG],
         summary="检查任务完成状态 (GET)",
@@ -526,6 +540,8 @@ class CompletionCheckDetailApi(SeedAPIView):
 
 
 class TaskFollowupRecordsApi(SeedAPIView):
+    """The task's follow-up records with call statistics; runs the completion check first."""
+
     @extend_schema(
         tags=[SEED_TAG],
         summary="获取任务跟进记录 (runs the completion check first)",
@@ -648,6 +664,8 @@ TASK_STATE_ENVELOPE = enveloped(s.TaskStateSerializer(), "TaskStateEnvelope")
 
 
 class TaskStartApi(SeedAPIView):
+    """Start calling: create the provider job group and assign the task's leads."""
+
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "task_start"
 
@@ -670,6 +688,8 @@ class TaskStartApi(SeedAPIView):
 
 
 class TaskSuspendResumeApi(SeedAPIView):
+    """Pause or resume calling at the provider."""
+
     @extend_schema(
         tags=[SEED_TAG],
         summary="暂停/恢复外呼 (2 ⇄ 5)",
@@ -693,6 +713,8 @@ class TaskSuspendResumeApi(SeedAPIView):
 
 
 class TaskCancelApi(SeedAPIView):
+    """Cancel the remaining calls; a task never started is deleted instead."""
+
     @extend_schema(
         tags=[SEED_TAG],
         summary="取消外呼 (2/5 → 3; a task never started is deleted instead)",
@@ -714,6 +736,8 @@ class TaskCancelApi(SeedAPIView):
 
 
 class TaskDeleteApi(SeedAPIView):
+    """Soft-delete a task that is not calling."""
+
     @extend_schema(
         tags=[SEED_TAG],
         summary="删除任务 (soft delete; allowed in 1, 3 and 4)",
@@ -734,6 +758,8 @@ class TaskDeleteApi(SeedAPIView):
 
 
 class LoginApi(EnvelopeAPIView):
+    """Exchange a username and password for the API token used in the ``access-token`` header."""
+
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [ScopedRateThrottle]
@@ -757,7 +783,11 @@ class LoginApi(EnvelopeAPIView):
                     "data": {
                         "access_token": "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b",
                         "token_type": "Token",
-                        "user": {"id": 1, "username": "supervisor", "organization": {"id": 1, "name": "演示经销商", "code": "DEMO"}},
+                        "user": {
+                            "id": 1,
+                            "username": "supervisor",
+                            "organization": {"id": 1, "name": "演示经销商", "code": "DEMO"},
+                        },
                     },
                 },
             ),
@@ -793,4 +823,3 @@ class LoginApi(EnvelopeAPIView):
             },
             _("Login succeeded"),
         )
-

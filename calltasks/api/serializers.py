@@ -74,9 +74,13 @@ class TaskCreateInputSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if "size_desc" not in attrs and not attrs.get("leads_ids"):
-            raise serializers.ValidationError({"size_desc": [_("Give a lead filter (size_desc) or a list of leads_ids.")]})
+            raise serializers.ValidationError(
+                {"size_desc": [_("Give a lead filter (size_desc) or a list of leads_ids.")]}
+            )
         if attrs.get("auto_start") and not attrs.get("script_id"):
-            raise serializers.ValidationError({"script_id": [_("A call script (script_id) is needed to start the task.")]})
+            raise serializers.ValidationError(
+                {"script_id": [_("A call script (script_id) is needed to start the task.")]}
+            )
         if attrs.get("auto_start") is None:
             attrs["auto_start"] = bool(attrs.get("script_id"))
         return attrs
@@ -133,7 +137,10 @@ class AutoTaskInputSerializer(serializers.Serializer):
 class CompletionCheckInputSerializer(serializers.Serializer):
     task_id = serializers.IntegerField(min_value=1, required=False)
     task_type = serializers.ChoiceField(
-        choices=TaskState.choices, required=False, allow_null=True, help_text="informational: the state the caller expects"
+        choices=TaskState.choices,
+        required=False,
+        allow_null=True,
+        help_text="informational: the state the caller expects",
     )
     task_ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1), required=False, min_length=1, max_length=MAX_BATCH_TASKS
@@ -211,7 +218,7 @@ class TaskCreateOutputSerializer(serializers.Serializer):
 
 class FollowDataSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    leads_id = serializers.CharField(source="lead.leads_id", default=None)
+    lead_id = serializers.IntegerField()
     follow_time = LocalDateTimeField()
     leads_remark = serializers.CharField()
     first_follow_time = LocalDateTimeField(allow_null=True)
@@ -448,4 +455,3 @@ class LoginOutputSerializer(serializers.Serializer):
     access_token = serializers.CharField()
     token_type = serializers.CharField()
     user = LoginUserSerializer()
-

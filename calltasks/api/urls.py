@@ -1,29 +1,26 @@
 """Seed endpoint routes; mounted both at the root and under ``/api/`` (see ``dcc_project/urls.py``).
 
-Paths are matched with and without a trailing slash, exactly as the seeds spell them.
+Paths are exactly as the seeds spell them; the same path with a trailing slash is accepted too (and
+left out of the OpenAPI schema).
 """
 
-from django.urls import re_path
+from django.urls import path
 
 from calltasks.api import seed_views as views
 
-urlpatterns = [
-    re_path(r"^create-autoCall-tasks/?$", views.TaskCreateApi.as_view(), name="task-create"),
-    re_path(r"^query-task-execution/?$", views.TaskExecutionQueryApi.as_view(), name="task-execution"),
-    re_path(r"^auto-task/?$", views.AutoTaskApi.as_view(), name="auto-task"),
-    re_path(r"^check_task_completion/?$", views.CompletionCheckApi.as_view(), name="completion-check"),
-    re_path(
-        r"^check_task_completion/(?P<task_id>[^/]+)/?$",
-        views.CompletionCheckDetailApi.as_view(),
-        name="completion-check-detail",
-    ),
-    re_path(
-        r"^task_followup_records/(?P<task_id>[^/]+)/?$",
-        views.TaskFollowupRecordsApi.as_view(),
-        name="task-followup-records",
-    ),
-    re_path(r"^start-call-task/?$", views.TaskStartApi.as_view(), name="task-start"),
-    re_path(r"^suspend-resume-task/?$", views.TaskSuspendResumeApi.as_view(), name="task-suspend-resume"),
-    re_path(r"^cancel-call-task/?$", views.TaskCancelApi.as_view(), name="task-cancel"),
-    re_path(r"^delete-call-task/?$", views.TaskDeleteApi.as_view(), name="task-delete"),
+ROUTES = [
+    ("create-autoCall-tasks", views.TaskCreateApi, "task-create"),
+    ("query-task-execution", views.TaskExecutionQueryApi, "task-execution"),
+    ("auto-task", views.AutoTaskApi, "auto-task"),
+    ("check_task_completion", views.CompletionCheckApi, "completion-check"),
+    ("check_task_completion/<str:task_id>", views.CompletionCheckDetailApi, "completion-check-detail"),
+    ("task_followup_records/<str:task_id>", views.TaskFollowupRecordsApi, "task-followup-records"),
+    ("start-call-task", views.TaskStartApi, "task-start"),
+    ("suspend-resume-task", views.TaskSuspendResumeApi, "task-suspend-resume"),
+    ("cancel-call-task", views.TaskCancelApi, "task-cancel"),
+    ("delete-call-task", views.TaskDeleteApi, "task-delete"),
+]
+
+urlpatterns = [path(route, view.as_view(), name=name) for route, view, name in ROUTES] + [
+    path(f"{route}/", view.as_view(schema=None), name=f"{name}-slash") for route, view, name in ROUTES
 ]

@@ -64,7 +64,11 @@ def _first_error(detail, prefix: str = "") -> str:
 def _message_for(exc: exceptions.APIException) -> str:
     if isinstance(exc, exceptions.ValidationError):
         first = _first_error(exc.detail)
-        return _("Invalid request parameters: %(detail)s") % {"detail": first} if first else _("Invalid request parameters.")
+        return (
+            _("Invalid request parameters: %(detail)s") % {"detail": first}
+            if first
+            else _("Invalid request parameters.")
+        )
     if isinstance(exc, exceptions.ParseError):
         return _("The request body is not valid JSON.")
     if isinstance(exc, exceptions.NotAuthenticated):
@@ -82,7 +86,9 @@ def _message_for(exc: exceptions.APIException) -> str:
     if isinstance(exc, exceptions.NotAcceptable):
         return _("Only JSON responses are available.")
     if isinstance(exc, exceptions.Throttled):
-        return _("Too many requests. Please try again in %(seconds)s seconds.") % {"seconds": exc.wait and int(exc.wait) or 1}
+        return _("Too many requests. Please try again in %(seconds)s seconds.") % {
+            "seconds": exc.wait and int(exc.wait) or 1
+        }
     return str(exc.detail) if isinstance(exc.detail, str) else _("The request could not be processed.")
 
 

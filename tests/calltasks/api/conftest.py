@@ -52,24 +52,23 @@ def other_seed(other_org) -> SeedClient:
 
 def make_task(org, *, rows: int = 5, task_type: int = TaskState.CALLING, **task_fields) -> CallTask:
     """A task with ``rows`` unfinished lead rows that have provider job ids."""
+    not_started = task_type == TaskState.CREATED
     task = CallTaskFactory(
         organization=org,
         task_type=task_type,
         leads_count=rows,
-        job_group_id=task_fields.pop("job_group_id", None) or (None if task_type == TaskState.CREATED else f"jg-{org.pk}-{CallTask.objects.count() + 1}"),
+        job_group_id=None if not_started else f"jg-{org.pk}-{CallTask.objects.count() + 1}",
         script_id="script_demo",
         **task_fields,
     )
-    for _ in range(rows):
-        LeadTaskFactory(
-            task=task,
-            call_job_id=None if task_type == TaskState.CREATED else None,
-            call_status="" if task_type == TaskState.CREATED else statuses.JOB_EXECUTING,
-        )
+    for _i in range(rows):
+        LeadTaskFactory(task=task, call_status="" if not_started else statuses.JOB_EXECUTING)
     return task
 
 
-def finish_row(row, *, connected: bool, status: str | None = None, follow_up: bool = False, interest: int | None = None):
+def finish_row(
+    row, *, connected: bool, status: str | None = None, follow_up: bool = False, interest: int | None = None
+):
     """Give a row a final outcome (and optionally a follow-up), as the sync and the follow-up writer would."""
     row.call_status = statuses.JOB_SUCCEEDED if connected else statuses.JOB_FAILED
     row.last_task_status = status or ("SucceededFinish" if connected else "NoAnswer")

@@ -198,9 +198,9 @@ def test_leads_in_an_active_task_are_skipped_unless_asked(seed, leads):
     assert_envelope(seed.post(URL, {"task_name": "第一次", "size_desc": size_desc}), 200)
     body = assert_envelope(seed.post(URL, {"task_name": "第二次", "size_desc": size_desc}), 400)
     assert body["message"] == _("Every matching lead is already in an active task.")
-    data = assert_envelope(seed.post(URL, {"task_name": "第三次", "size_desc": size_desc, "include_active": True}), 200)[
-        "data"
-    ]
+    data = assert_envelope(
+        seed.post(URL, {"task_name": "第三次", "size_desc": size_desc, "include_active": True}), 200
+    )["data"]
     assert data["leads_count"] == 2
 
 

@@ -130,7 +130,10 @@ def test_throttled_is_429_in_the_envelope(seed, settings, leads):
     from rest_framework.throttling import ScopedRateThrottle
 
     original = ScopedRateThrottle.THROTTLE_RATES
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"task_create": "1/min", "task_start": "1/min", "login": "1/min"}}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"task_create": "1/min", "task_start": "1/min", "login": "1/min"},
+    }
     from rest_framework.settings import api_settings
 
     ScopedRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES

@@ -33,7 +33,7 @@ STATE_FIELDS = {
 
 
 def created_task(seed, org, *, count: int = 3, script_id: str = "script_demo") -> CallTask:
-    for _ in range(count):
+    for _i in range(count):
         LeadFactory(organization=org, leads_type="C级")
     data = seed.post(
         "/create-autoCall-tasks",

@@ -123,7 +123,9 @@ def test_no_matching_rows_is_still_success(seed, org):
 
 def test_recording_url_points_at_the_authenticated_endpoint(seed, task):
     row = task.lead_rows.order_by("id").first()
-    LeadTask.objects.filter(pk=row.pk).update(recording_file=f"recordings/{task.organization_id}/{task.pk}/{row.pk}.wav")
+    LeadTask.objects.filter(pk=row.pk).update(
+        recording_file=f"recordings/{task.organization_id}/{task.pk}/{row.pk}.wav"
+    )
     first = seed.post(URL, {"task_id": task.pk}).json()["data"]["jobs_data"][0]
     assert first["recording_available"] is True
     assert first["recording_url"] == f"http://testserver/recordings/{row.pk}/"
@@ -150,7 +152,12 @@ def started(seed, org, simulator):
     leads = [LeadFactory(organization=org, leads_type="H级") for _ in range(4)]
     data = seed.post(
         "/create-autoCall-tasks",
-        {"task_name": "刷新测试", "script_id": "script_demo", "size_desc": {"leads_type": ["H级"]}, "auto_start": False},
+        {
+            "task_name": "刷新测试",
+            "script_id": "script_demo",
+            "size_desc": {"leads_type": ["H级"]},
+            "auto_start": False,
+        },
     ).json()["data"]
     task = CallTask.objects.get(pk=data["task_id"])
     rows = list(task.lead_rows.order_by("id"))
