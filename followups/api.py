@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 from rest_framework import serializers, viewsets
 
-from calltasks.api.rest import InterestFilter
+from calltasks.api.rest import IdFilter, InterestFilter
 from calltasks.selectors import follow_up_list
 from dcc_project.api.scoping import can_see_full_phone, organization_id_of
 from dcc_project.phones import mask_phone
@@ -116,8 +116,8 @@ class FollowUpFilter(django_filters.FilterSet):
     interest = InterestFilter(field_name="is_interested")
     judge = django_filters.BaseInFilter(field_name="judge", help_text="comma-separated: llm, rules, default, none")
     source = django_filters.ChoiceFilter(choices=FollowUp.Source.choices)
-    lead = django_filters.NumberFilter(field_name="lead_id")
-    task = django_filters.NumberFilter(field_name="lead_task__task_id")
+    lead = IdFilter(field_name="lead_id")
+    task = IdFilter(field_name="lead_task__task_id")
     next_follow_after = django_filters.IsoDateTimeFilter(field_name="next_follow_time", lookup_expr="gte")
     next_follow_before = django_filters.IsoDateTimeFilter(field_name="next_follow_time", lookup_expr="lt")
     follow_after = django_filters.IsoDateTimeFilter(field_name="follow_time", lookup_expr="gte")

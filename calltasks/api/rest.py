@@ -19,6 +19,7 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from calltasks.api.fields import InterestFilterField
 from calltasks.api.serializers import (
+    MAX_ID,
     CompletionOutputSerializer,
     FollowDataSerializer,
     SyncSummarySerializer,
@@ -276,8 +277,26 @@ class InterestFilter(django_filters.Filter):
         return qs.filter(condition)
 
 
+class IdFilter(django_filters.NumberFilter):
+    """A database id: whole numbers within the 64-bit range (larger ones are a 400, not a driver overflow)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        kwargs.setdefault("decimal_places", 0)
+        super().__init__(*args, **kwargs)
+
+
+class SmallNumberInFilter(django_filters.BaseInFilter, django_filters.NumberFilter):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 0)
+        kwargs.setdefault("max_value", 32767)
+        kwargs.setdefault("decimal_places", 0)
+        super().__init__(*args, **kwargs)
+
+
 class CallTaskFilter(django_filters.FilterSet):
-    task_type = django_filters.BaseInFilter(field_name="task_type", help_text="comma-separated states 1–5")
+    task_type = SmallNumberInFilter(field_name="task_type", help_text="comma-separated states 1–5")
     task_name = django_filters.CharFilter(field_name="task_name", lookup_expr="icontains")
     created_after = django_filters.IsoDateTimeFilter(field_name="create_time", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="create_time", lookup_expr="lt")
@@ -288,7 +307,7 @@ class CallTaskFilter(django_filters.FilterSet):
 
 
 class LeadRowFilter(django_filters.FilterSet):
-    task = django_filters.NumberFilter(field_name="task_id")
+    task = IdFilter(field_name="task_id")
     call_status = django_filters.BaseInFilter(field_name="call_status", help_text="comma-separated job statuses")
     is_connected = django_filters.BooleanFilter()
     is_interested = InterestFilter(field_name="is_interested")
@@ -301,8 +320,8 @@ class LeadRowFilter(django_filters.FilterSet):
 
 
 class CallRecordFilter(django_filters.FilterSet):
-    task = django_filters.NumberFilter(field_name="call_task_id")
-    lead_row = django_filters.NumberFilter(field_name="lead_task_id")
+    task = IdFilter(field_name="call_task_id")
+    lead_row = IdFilter(field_name="lead_task_id")
     call_status = django_filters.BaseInFilter(field_name="call_status", help_text="comma-separated call statuses")
     has_answered = django_filters.BooleanFilter()
 

@@ -512,7 +512,7 @@ def _task_id_from_path(value: str) -> int:
         task_id = int(value)
     except (TypeError, ValueError):
         task_id = 0
-    if task_id < 1:
+    if not 1 <= task_id <= s.MAX_ID:
         raise ValidationError({"task_id": [_("A valid integer is required.")]})
     return task_id
 

@@ -14,6 +14,8 @@ from followups.models import interest_label
 from followups.selectors import DATE_DIMENSIONS, DateRange, LeadFilterSpec
 
 MAX_PAGE_SIZE = 200
+#: Largest database id (64-bit); larger numbers are rejected as invalid instead of overflowing the driver.
+MAX_ID = 2**63 - 1
 MAX_BATCH_TASKS = 100
 
 
@@ -106,7 +108,7 @@ class TaskCreateInputSerializer(serializers.Serializer):
 
 
 class TaskIdInputSerializer(serializers.Serializer):
-    task_id = serializers.IntegerField(min_value=1)
+    task_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
 
 class TaskStartInputSerializer(TaskIdInputSerializer):
@@ -135,7 +137,7 @@ class AutoTaskInputSerializer(serializers.Serializer):
 
 
 class CompletionCheckInputSerializer(serializers.Serializer):
-    task_id = serializers.IntegerField(min_value=1, required=False)
+    task_id = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
     task_type = serializers.ChoiceField(
         choices=TaskState.choices,
         required=False,
@@ -143,7 +145,10 @@ class CompletionCheckInputSerializer(serializers.Serializer):
         help_text="informational: the state the caller expects",
     )
     task_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, min_length=1, max_length=MAX_BATCH_TASKS
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        min_length=1,
+        max_length=MAX_BATCH_TASKS,
     )
 
     def validate(self, attrs):

@@ -146,3 +146,28 @@ def test_throttled_is_429_in_the_envelope(seed, settings, leads):
     finally:
         cache.clear()
         ScopedRateThrottle.THROTTLE_RATES = original
+
+
+HUGE = 99999999999999999999999
+
+
+@pytest.mark.parametrize(
+    ("path", "payload", "field"),
+    [
+        ("/query-task-execution", {"task_id": HUGE}, "task_id"),
+        ("/start-call-task", {"task_id": HUGE}, "task_id"),
+        ("/check_task_completion", {"task_id": HUGE}, "task_id"),
+        ("/check_task_completion", {"task_ids": [1, HUGE]}, "task_ids"),
+    ],
+)
+def test_ids_beyond_64_bits_are_400_not_a_driver_overflow(seed, path, payload, field):
+    body = assert_envelope(seed.post(path, payload), 400)
+    assert field in body["data"]["errors"]
+    assert_envelope(seed.get(f"/check_task_completion/{HUGE}"), 400)
+
+
+def test_invalid_strategy_is_400(seed, leads):
+    payload = {"task_name": "坏策略", "size_desc": {}, "strategy": {"working_time": "bad"}}
+    assert_envelope(seed.post("/create-autoCall-tasks", payload), 400)
+    payload["strategy"] = "bad"
+    assert "strategy" in assert_envelope(seed.post("/create-autoCall-tasks", payload), 400)["data"]["errors"]

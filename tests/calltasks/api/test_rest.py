@@ -220,3 +220,24 @@ def test_call_records(api_client, task, org):
 def test_unauthenticated_is_401(anon_client):
     for path in (TASKS, ROWS, RECORDS, "/api/v1/task-statistics/", "/api/v1/follow-ups/"):
         assert anon_client.get(path).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/lead-rows/?task=99999999999999999999999",
+        "/api/v1/lead-rows/?task=1.5",
+        "/api/v1/call-records/?task=99999999999999999999999",
+        "/api/v1/follow-ups/?task=99999999999999999999999",
+        "/api/v1/call-tasks/?task_type=99999999999999999999999",
+        "/api/v1/call-tasks/?task_type=1,x",
+    ],
+)
+def test_bad_filter_values_are_400(api_client, path):
+    assert api_client.get(path).status_code == 400
+
+
+def test_huge_ids_in_paths_are_404(api_client):
+    for path in ("/api/v1/call-tasks/99999999999999999999999/", "/api/v1/lead-rows/99999999999999999999999/"):
+        assert api_client.get(path).status_code == 404
+    assert api_client.post("/api/v1/call-tasks/99999999999999999999999/start/").status_code == 404
