@@ -228,7 +228,7 @@ class TaskExecutionQueryApi(SeedAPIView):
                                 "call_time": "2025-01-31 10:05:00",
                                 "planed_time": "2025-01-31 10:04:58",
                                 "calling_number": "05710000000",
-                                "conversation": [
+                                "call_conversation": [
                                     {"Speaker": "Robot", "Script": "您好，这里是4S店。"},
                                     {"Speaker": "Contact", "Script": "周末可以来试驾。"},
                                 ],

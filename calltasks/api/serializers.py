@@ -267,7 +267,7 @@ class JobRowSerializer(MaskedPhoneMixin, serializers.Serializer):
     call_time = LocalDateTimeField(allow_null=True)
     planed_time = LocalDateTimeField(allow_null=True)
     calling_number = serializers.CharField()
-    conversation = serializers.JSONField(source="call_conversation", allow_null=True)
+    call_conversation = serializers.JSONField(allow_null=True, help_text="transcript: list of turns")
     is_interested = serializers.IntegerField(allow_null=True)
     interest_label = serializers.SerializerMethodField()
     follow_data = FollowDataSerializer(source="leads_follow", allow_null=True)

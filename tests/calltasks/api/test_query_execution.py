@@ -51,7 +51,7 @@ def test_rows_stats_and_pagination(seed, task):
     assert first["detailed_status"] == "SucceededFinish"
     assert first["detailed_status_label"] == statuses.status_label("SucceededFinish")
     assert first["is_connected"] is True and first["attempts"] == 1 and first["duration"] == 42
-    assert first["conversation"][0]["Script"] == "您好"
+    assert first["call_conversation"][0]["Script"] == "您好"
     assert first["leads_phone"] == row.leads_phone[:3] + "****" + row.leads_phone[-4:]
     assert first["is_interested"] == 1 and first["interest_label"] == _("Interested")
     assert first["follow_data"]["id"] == row.leads_follow_id
@@ -188,7 +188,7 @@ def test_refresh_syncs_from_the_provider_first(seed, started, simulator):
     by_status = {row["detailed_status"] for row in data["jobs_data"]}
     assert {"SucceededFinish", "NoAnswer", "Busy"} <= by_status
     connected = [row for row in data["jobs_data"] if row["is_connected"]]
-    assert all(row["conversation"] for row in connected) and all(row["job_id"] for row in data["jobs_data"])
+    assert all(row["call_conversation"] for row in connected) and all(row["job_id"] for row in data["jobs_data"])
     assert OutboundCallRecord.objects.filter(call_task=started).count() == 4
 
 
