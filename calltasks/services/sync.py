@@ -9,11 +9,13 @@ lead rows, in one short transaction after every HTTP call has returned.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -164,6 +166,7 @@ def _records_for(task: CallTask, row: LeadTask, detail: JobDetail, now: dt.datet
     for attempt in detail.tasks:
         if not attempt.task_id:
             continue
+        _warn_unknown(attempt.status, "call")
         code = statuses.TASK_STATUSES.get(attempt.status or "", (None,))[0]
         records.append(
             OutboundCallRecord(
@@ -191,12 +194,50 @@ def _records_for(task: CallTask, row: LeadTask, detail: JobDetail, now: dt.datet
     return records
 
 
+def _update_rows(rows: list[LeadTask]) -> None:
+    """Write ``ROW_FIELDS`` of many rows in ONE statement: ``UPDATE … FROM`` a JSON array parameter.
+
+    ``bulk_update`` builds one ``CASE WHEN id = … THEN …`` per field over every row: quadratic work in the
+    database (2,000 rows took ~90 s on SQLite) and several statements once the bound-parameter limit
+    splits it. A JSON document is one parameter whatever the task size.
+    """
+    vendor = connection.vendor
+    if vendor not in ("sqlite", "postgresql"):
+        LeadTask.objects.bulk_update(rows, ROW_FIELDS, batch_size=500)
+        return
+    fields = [LeadTask._meta.get_field(name) for name in ROW_FIELDS]
+    payload = []
+    for row in rows:
+        item = {"id": row.pk}
+        for field in fields:
+            value = getattr(row, field.attname)
+            if isinstance(value, dt.datetime):
+                value = connection.ops.adapt_datetimefield_value(value) if vendor == "sqlite" else value.isoformat()
+            item[field.column] = value
+        payload.append(item)
+    quote = connection.ops.quote_name
+    table = quote(LeadTask._meta.db_table)
+    assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in fields)
+    if vendor == "sqlite":
+        columns = ", ".join(f"json_extract(j.value, '$.{f.column}') AS {quote(f.column)}" for f in fields)
+        source = f"(SELECT json_extract(j.value, '$.id') AS id, {columns} FROM json_each(%s) AS j) AS v"  # noqa: S608
+    else:
+        types = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in fields)
+        source = f"jsonb_to_recordset(%s::jsonb) AS v(id bigint, {types})"
+    # Identifiers come from the model's own fields; every value travels in the one bound parameter.
+    sql = f"UPDATE {table} SET {assignments} FROM {source} WHERE {table}.{quote('id')} = v.id"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [json.dumps(payload, cls=DjangoJSONEncoder, ensure_ascii=False)])
+
+
 def _warn_unknown(status: str | None, kind: str) -> None:
     if status and status not in statuses.TASK_STATUSES and status not in statuses.JOB_STATUS_CODES:
         logger.warning("Unknown provider %s status %r stored as is", kind, status)
 
 
-def call_task_sync(*, task_id: int, client=None, now: dt.datetime | None = None, include_paused: bool = False) -> SyncResult:
+def call_task_sync(
+    *, task_id: int, client=None, now: dt.datetime | None = None, include_paused: bool = False
+) -> SyncResult:
     """Pull the task's results from the provider and store them. Safe to run twice (idempotent upserts)."""
     now = now or timezone.now()
     result = SyncResult(task_id=task_id)
@@ -276,7 +317,7 @@ def call_task_sync(*, task_id: int, client=None, now: dt.datetime | None = None,
         if changed:
             for row in changed.values():
                 row.updated_time = now
-            LeadTask.objects.bulk_update(list(changed.values()), ROW_FIELDS)
+            _update_rows(list(changed.values()))
         CallTask.objects.filter(pk=task.pk).update(last_checked_at=now)
         if changed or records:
             from calltasks.services.completion import schedule_completion_check
