@@ -45,6 +45,10 @@ PROCESSES = [
 # Environment of the demo processes: calls may happen at any hour of the day.
 DEMO_ENV = {
     "CALLTASKS_WORKING_TIME": "00:00-23:59",
+    # The simulator runs 60x faster than real time: check tasks every 15 s and wait 2 minutes (not 30)
+    # for a late transcript, so a demo task goes 1 -> 2 -> 3 -> 4 within a couple of minutes.
+    "MONITOR_INTERVAL_SECONDS": "15",
+    "TRANSCRIPT_GRACE_MINUTES": "2",
     "PYTHONUNBUFFERED": "1",
 }
 
