@@ -284,11 +284,14 @@ def test_two_monitor_threads_at_once_write_nothing_twice(simulator, org, user, s
     tasks = _final_tasks(simulator, org, user)
     barrier = threading.Barrier(2)
     runs = []
+    errors = []
 
     def one_pass():
         try:
             barrier.wait()
             runs.append(monitor_run_once(driver=MonitorRun.Driver.COMMAND))
+        except Exception as exc:  # SQLite's shared in-memory database may refuse a whole pass
+            errors.append(exc)
         finally:
             connection.close()
 
@@ -297,7 +300,12 @@ def test_two_monitor_threads_at_once_write_nothing_twice(simulator, org, user, s
         thread.start()
     for thread in threads:
         thread.join(60)
-    assert len(runs) == 2
+    if connection.vendor == "postgresql":
+        assert len(runs) == 2 and not errors
+    else:
+        # Only "database table is locked" may stop a pass on SQLite; at least one pass ran.
+        assert runs and all("locked" in str(exc) for exc in errors), errors
+        assert len(runs) + len(errors) == 2
     # Never processed twice; on SQLite's shared in-memory test database a busy table can make a pass give a
     # task back (recorded as an error), and a later pass completes it.
     assert sum(run.tasks_checked for run in runs) <= len(tasks)
