@@ -19,3 +19,11 @@ OUTBOUNDBOT_READ_TIMEOUT = 5.0
 LLM_API_KEY = ""
 LLM_TIMEOUT = 5.0
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {k: "10000/min" for k in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]}}
+
+# A file (not shared-cache in-memory) SQLite test database: concurrent threads then wait on the busy timeout
+# instead of failing with "database table is locked".
+from dcc_project.settings import DATABASES, VAR_DIR  # noqa: E402
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and not DATABASES["default"]["TEST"].get("NAME"):
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES["default"]["TEST"]["NAME"] = str(VAR_DIR / "test_db.sqlite3")
