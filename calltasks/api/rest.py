@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import django_filters
 from django.http import Http404
-from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
@@ -22,6 +21,7 @@ from calltasks.api.serializers import (
     MAX_ID,
     CompletionOutputSerializer,
     FollowDataSerializer,
+    LeadRowFieldsMixin,
     SyncSummarySerializer,
     TaskCreateInputSerializer,
     task_type_label,
@@ -50,8 +50,6 @@ from calltasks.services.lifecycle import (
 from calltasks.services.sync import call_task_sync
 from dcc_project.api.envelope import DomainErrorsMixin
 from dcc_project.api.scoping import can_see_full_phone, organization_id_of
-from dcc_project.phones import mask_phone
-from followups.models import interest_label
 
 # --- serializers -----------------------------------------------------------------------------------------------
 
@@ -128,7 +126,7 @@ class TaskStatisticsSerializer(serializers.Serializer):
         return TaskStatistics.from_annotated(task).as_dict()
 
 
-class LeadRowSerializer(serializers.ModelSerializer):
+class LeadRowSerializer(LeadRowFieldsMixin, serializers.ModelSerializer):
     leads_phone = serializers.SerializerMethodField(help_text="masked unless the user may see full numbers")
     task_id = serializers.IntegerField(read_only=True)
     call_status_label = serializers.SerializerMethodField()
@@ -171,30 +169,11 @@ class LeadRowSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_leads_phone(self, row) -> str:
-        return row.leads_phone if self.context.get("full_phone") else mask_phone(row.leads_phone)
-
     def get_call_status_label(self, row) -> str:
         return statuses.status_label(row.call_status)
 
     def get_last_task_status_label(self, row) -> str:
         return statuses.status_label(row.last_task_status) if row.last_task_status else ""
-
-    def get_failure_reason_label(self, row) -> str:
-        return statuses.failure_reason_label(row.failure_reason)
-
-    def get_interest_label(self, row) -> str:
-        return interest_label(row.is_interested)
-
-    def get_recording_available(self, row) -> bool:
-        return bool(row.recording_file)
-
-    def get_recording_url(self, row) -> str | None:
-        if not row.recording_file:
-            return None
-        path = reverse("recording", args=[row.pk])
-        request = self.context.get("request")
-        return request.build_absolute_uri(path) if request is not None else path
 
 
 class CallRecordSerializer(serializers.ModelSerializer):

@@ -245,7 +245,30 @@ class MaskedPhoneMixin:
         return value if self.context.get("full_phone") else mask_phone(value)
 
 
-class JobRowSerializer(MaskedPhoneMixin, serializers.Serializer):
+class LeadRowFieldsMixin(MaskedPhoneMixin):
+    """Method fields shared by every serializer of a lead row (seed jobs_data and /api/v1/lead-rows/)."""
+
+    def get_leads_phone(self, row) -> str:
+        return self.phone(row.leads_phone)
+
+    def get_failure_reason_label(self, row) -> str:
+        return statuses.failure_reason_label(row.failure_reason)
+
+    def get_interest_label(self, row) -> str:
+        return interest_label(row.is_interested)
+
+    def get_recording_available(self, row) -> bool:
+        return bool(row.recording_file)
+
+    def get_recording_url(self, row) -> str | None:
+        if not row.recording_file:
+            return None
+        path = reverse("recording", args=[row.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+
+class JobRowSerializer(LeadRowFieldsMixin, serializers.Serializer):
     """One lead row of a task: the provider job, its outcome, transcript and follow-up."""
 
     id = serializers.IntegerField()
@@ -274,9 +297,6 @@ class JobRowSerializer(MaskedPhoneMixin, serializers.Serializer):
     recording_available = serializers.SerializerMethodField()
     recording_url = serializers.SerializerMethodField(help_text="authenticated download of the stored recording")
 
-    def get_leads_phone(self, row) -> str:
-        return self.phone(row.leads_phone)
-
     def get_status_label(self, row) -> str:
         return statuses.status_label(row.call_status)
 
@@ -285,22 +305,6 @@ class JobRowSerializer(MaskedPhoneMixin, serializers.Serializer):
 
     def get_is_final(self, row) -> bool:
         return row.final_at is not None
-
-    def get_failure_reason_label(self, row) -> str:
-        return statuses.failure_reason_label(row.failure_reason)
-
-    def get_interest_label(self, row) -> str:
-        return interest_label(row.is_interested)
-
-    def get_recording_available(self, row) -> bool:
-        return bool(row.recording_file)
-
-    def get_recording_url(self, row) -> str | None:
-        if not row.recording_file:
-            return None
-        path = reverse("recording", args=[row.pk])
-        request = self.context.get("request")
-        return request.build_absolute_uri(path) if request is not None else path
 
 
 class TaskStatsSerializer(serializers.Serializer):
