@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from calltasks.models import CallTask, LeadTask, MonitorRun, MonitorState, OutboundCallRecord
+from calltasks.models import CallTask, LeadTask, OutboundCallRecord
 
 
 @admin.register(CallTask)
@@ -30,13 +30,5 @@ class OutboundCallRecordAdmin(admin.ModelAdmin):
     list_select_related = ["call_task"]
     raw_id_fields = ["call_task", "lead_task"]
 
-
-@admin.register(MonitorState)
-class MonitorStateAdmin(admin.ModelAdmin):
-    list_display = ["id", "enabled", "updated_at", "updated_by"]
-
-
-@admin.register(MonitorRun)
-class MonitorRunAdmin(admin.ModelAdmin):
-    list_display = ["started_at", "driver", "outcome", "tasks_checked", "records_written", "followups_created", "errors"]
-    list_filter = ["driver", "outcome"]
+# MonitorState / MonitorRun are registered in calltasks/admin_monitor.py (the monitor page).
+from calltasks import admin_monitor  # noqa: E402,F401
