@@ -98,6 +98,25 @@ def seed_demo(env: dict[str, str], base_url: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def demo_tasks(env: dict[str, str], simulator_url: str, stopping: threading.Event) -> None:
+    """Once the simulator answers, create and start the demo call tasks (idempotent: only the first run)."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not stopping.is_set():
+        try:
+            with urllib.request.urlopen(f"{simulator_url}/_sim/health", timeout=2):  # noqa: S310 - loopback
+                break
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            if time.monotonic() > deadline:
+                emit("devstack: the simulator does not answer; demo tasks not created")
+                return
+            time.sleep(0.5)
+    result = subprocess.run(  # noqa: S603 - fixed argv of our own interpreter
+        manage("demo_tasks"), cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=300
+    )
+    for line in (result.stdout + result.stderr).splitlines():
+        emit(f"[demo     ] {line}")
+
+
 def pump(name: str, stream: IO[str], colour: str) -> None:
     """Copy a child's output line by line with a name prefix."""
     reset = "\033[0m" if colour else ""
@@ -227,6 +246,8 @@ def main() -> int:
     try:
         if wait_until_ready(f"{base_url}/admin/login/", children, stopping):
             emit(banner(demo, base_url, simulator_url, list(children), skipped))
+            if demo and "simulator" in children and "demo_tasks" in commands:
+                threading.Thread(target=demo_tasks, args=(env, simulator_url, stopping), daemon=True).start()
         while not stopping.is_set():
             dead = {name: child.returncode for name, child in children.items() if child.poll() is not None}
             if dead:
