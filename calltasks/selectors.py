@@ -261,3 +261,29 @@ def follow_up_list(*, organization_id: int) -> QuerySet[FollowUp]:
         .select_related("lead", "lead_task")
         .order_by("-follow_time", "-id")
     )
+
+
+# --- admin ----------------------------------------------------------------------------------------------------
+
+
+def task_progress_map(*, task_ids: list[int]) -> dict[int, TaskStatistics]:
+    """Progress and interest counts of the given tasks (the admin list's page): one grouped query.
+
+    Aggregating only the page's ids keeps the cost with the page, not with every task of the organization.
+    """
+    if not task_ids:
+        return {}
+    tasks = CallTask.objects.filter(pk__in=list(task_ids)).order_by().annotate(**_progress_annotations())
+    return {task.pk: TaskStatistics.from_annotated(task) for task in tasks.only("pk")}
+
+
+def lead_row_detail(*, row_id: int) -> tuple[list[OutboundCallRecord], FollowUp | None]:
+    """A lead row's call attempts (oldest first) and its follow-up record: two queries."""
+    records = list(OutboundCallRecord.objects.filter(lead_task_id=row_id).order_by("actual_time", "id"))
+    follow_up = FollowUp.objects.filter(lead_task_id=row_id).first()
+    return records, follow_up
+
+
+def task_rows_preview(*, task_id: int, limit: int = 50) -> list[LeadTask]:
+    """The first ``limit`` rows of a task with their follow-up, for the task page (one query)."""
+    return list(LeadTask.objects.filter(task_id=task_id).select_related("leads_follow").order_by("id")[:limit])
