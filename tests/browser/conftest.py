@@ -84,7 +84,7 @@ def demo(transactional_db):  # noqa: ANN001, ANN201 - pytest-django fixture
 def page(browser, live_server, request) -> Iterator[object]:  # noqa: ANN001
     """A fresh browser context (own cookies) on the live server; Chinese locale, downloads allowed."""
     context = browser.new_context(
-        base_url=live_server.url, locale="zh-CN", viewport={"width": 1400, "height": 900}, accept_downloads=True
+        base_url=live_server.url, locale="zh-CN", viewport={"width": 1600, "height": 1000}, accept_downloads=True
     )
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     new_page = context.new_page()
@@ -119,3 +119,75 @@ def save_screenshot(page, name: str) -> Path:  # noqa: ANN001
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# --- Shared steps ------------------------------------------------------------------------------------------------
+
+
+def demo_objects(demo):  # noqa: ANN001, ANN201
+    """(organization, supervisor user) of the demo seed."""
+    from followups.models import Organization, User
+
+    return Organization.objects.get(code=demo.organization_code), User.objects.get(username=demo.supervisor.username)
+
+
+def demo_task(demo, *, leads: int = 12, name: str = "浏览器测试任务"):  # noqa: ANN001, ANN201
+    """A state-1 task over the first ``leads`` demo leads, created through the service (as the admin form does)."""
+    from calltasks.services.create import call_task_create
+    from followups.models import Lead
+    from followups.selectors import LeadFilterSpec
+
+    org, supervisor = demo_objects(demo)
+    ids = tuple(Lead.objects.filter(organization=org).order_by("leads_id").values_list("leads_id", flat=True)[:leads])
+    return call_task_create(
+        organization_id=org.pk,
+        created_by_id=supervisor.pk,
+        task_name=name,
+        spec=LeadFilterSpec(leads_ids=ids),
+        size_desc={"leads_ids": list(ids)},
+        script_id="browser-script",
+    ).task
+
+
+def drive_to_done(task, simulator) -> None:  # noqa: ANN001
+    """Start the task and run monitor passes with the simulator's virtual clock until state 4 (no browser)."""
+    from calltasks.services.lifecycle import call_task_start
+    from tests.test_e2e_pipeline import Clock, run_until_done
+
+    call_task_start(task_id=task.pk)
+    run_until_done(task.pk, Clock(simulator))
+
+
+def task_url(task) -> str:  # noqa: ANN001
+    return f"/admin/calltasks/calltask/{task.pk}/change/"
+
+
+def messages(page) -> list[str]:  # noqa: ANN001
+    """The admin's message list (success / warning / error) of the current page."""
+    return [text.strip() for text in page.locator("ul.messagelist li").all_inner_texts()]
+
+
+def state_badge(page) -> int:  # noqa: ANN001
+    """The task state shown by the ``state-badge state-<n>`` element of the task page."""
+    classes = page.locator(".state-badge").first.get_attribute("class") or ""
+    match = re.search(r"\bstate-(\d)\b", classes)
+    assert match, f"no state-<n> class on the state badge: {classes!r}"
+    return int(match.group(1))
+
+
+def progress(page) -> dict[str, int]:  # noqa: ANN001
+    """The ``div.task-progress`` data attributes of the task page."""
+    box = page.locator(".task-progress").first
+    return {key: int(box.get_attribute(f"data-{key}") or 0) for key in ("called", "connected", "followed", "total")}
+
+
+def click_task_action(page, action: str) -> None:  # noqa: ANN001
+    """Press a task-page button (``#task-actions button[name=_task_action][value=<action>]``); start and cancel
+    first show a confirmation page (``#confirm-action``), which is confirmed here."""
+    page.locator(f'#task-actions button[name="_task_action"][value="{action}"]').click()
+    page.wait_for_load_state("domcontentloaded")
+    if action in ("start", "cancel"):
+        confirm = page.locator("#confirm-action")
+        assert confirm.count() == 1, f"no confirmation page before {action}"
+        confirm.click()
+        page.wait_for_load_state("domcontentloaded")
