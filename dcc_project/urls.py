@@ -4,7 +4,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from calltasks.api import urls as seed_urls
 from calltasks.api.seed_views import LoginApi
+from calltasks.views_dashboard import install_admin_urls
 from calltasks.views_recordings import RecordingView
+
+# The dashboard (admin:dcc_dashboard, /admin/dashboard/) and monitor page (admin:dcc_monitor, /admin/monitor/)
+# are admin-site views in the admin namespace, ahead of the admin's own URLs.
+install_admin_urls(admin.site)
 
 urlpatterns = [
     path("admin/", admin.site.urls),
