@@ -20,6 +20,7 @@ def test_dashboard_linked_from_the_index_renders_svg_charts_offline(supervisor_p
     page.locator("#dcc-dashboard-link").click()
     page.wait_for_url("**/admin/dashboard/**")
     assert page.locator("#dashboard").is_visible()
+    assert "仪表盘" in page.title()  # Simplified Chinese by default
     charts = page.locator("#dashboard svg.chart")
     assert charts.count() >= 2
     kinds = {charts.nth(i).get_attribute("data-chart") for i in range(charts.count())}
@@ -39,6 +40,7 @@ def test_monitor_page_switch_and_recent_passes(supervisor_page, demo, simulator)
     assert MonitorRun.objects.exists()
 
     page.goto("/admin/monitor/")
+    assert "监控" in page.title()
     assert page.locator("#monitor-status").get_attribute("data-enabled") == "1"
     assert page.locator("#monitor-runs .monitor-run").count() >= 1
 
