@@ -55,6 +55,8 @@ class CallTask(models.Model):
     calls_done_at = models.DateTimeField(_("calls done at"), null=True, blank=True)
     followups_done_at = models.DateTimeField(_("follow-ups done at"), null=True, blank=True)
     deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True)
+    budget_day = models.DateField(_("call budget day"), null=True, blank=True)
+    budget_reserved = models.PositiveIntegerField(_("leads counted against the daily budget"), default=0)
     updated_time = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = CallTaskQuerySet.as_manager()
@@ -249,3 +251,71 @@ class MonitorRun(models.Model):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class DailyCallUsage(models.Model):
+    """Leads an organization handed to the provider on one local (Asia/Shanghai) day.
+
+    The daily call budget is enforced on this counter with a conditional ``UPDATE … WHERE reserved + n <=
+    budget`` (compare-and-set), so two concurrent starts cannot both pass the check.
+    """
+
+    organization = models.ForeignKey(
+        "followups.Organization", verbose_name=_("organization"), on_delete=models.CASCADE, related_name="+"
+    )
+    day = models.DateField(_("day"))
+    reserved = models.PositiveIntegerField(_("leads assigned"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        db_table = "call_daily_usage"
+        verbose_name = _("daily call usage")
+        verbose_name_plural = _("daily call usage")
+        ordering = ["-day", "organization_id"]
+        constraints = [models.UniqueConstraint(fields=["organization", "day"], name="uniq_daily_usage_org_day")]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.day}: {self.reserved}"
+
+
+class IdempotencyRecord(models.Model):
+    """The stored outcome of a request sent with an ``Idempotency-Key`` header (24 hours).
+
+    Inserted *before* the request runs (``in_progress``); the unique constraint makes a concurrent request
+    with the same key fail its insert instead of running a second time.
+    """
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress", _("In progress")
+        COMPLETED = "completed", _("Completed")
+
+    organization = models.ForeignKey(
+        "followups.Organization",
+        verbose_name=_("organization"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(_("idempotency key"), max_length=255)
+    endpoint = models.CharField(_("endpoint"), max_length=255)
+    fingerprint = models.CharField(_("request fingerprint"), max_length=64)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.IN_PROGRESS)
+    response_status = models.PositiveSmallIntegerField(_("response status"), null=True, blank=True)
+    response_body = models.JSONField(_("response body"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+
+    class Meta:
+        db_table = "api_idempotency_records"
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key", "endpoint"], name="uniq_idempotency_user_key_endpoint"),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} {self.key}"

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from django.db import models
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class TaskState(models.IntegerChoices):
-    CREATED = 1, _("Created")
-    CALLING = 2, _("Calling")
-    CALLS_DONE = 3, _("Calls done")
-    FOLLOWUPS_DONE = 4, _("Follow-ups done")
-    PAUSED = 5, _("Paused")
+    """The labels carry the context "task state": "Calling" is also a provider job status (呼叫中), while
+    state 2 reads 开始外呼 (SPEC §3)."""
+
+    CREATED = 1, pgettext_lazy("task state", "Created")
+    CALLING = 2, pgettext_lazy("task state", "Calling")
+    CALLS_DONE = 3, pgettext_lazy("task state", "Calls done")
+    FOLLOWUPS_DONE = 4, pgettext_lazy("task state", "Follow-ups done")
+    PAUSED = 5, pgettext_lazy("task state", "Paused")
 
 
 #: Allowed transitions. Cancel is 2/5 → 3 (→ 4 as usual); states never move backwards otherwise.

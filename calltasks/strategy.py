@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from calltasks.services.errors import ValidationFailed
 
@@ -14,7 +15,7 @@ _WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*-\s*(\d{1,2}):(\d{2}
 def _hms(h: str, m: str, s: str | None) -> str:
     hour, minute, second = int(h), int(m), int(s or 0)
     if hour > 23 or minute > 59 or second > 59:
-        raise ValidationFailed(f"invalid time {h}:{m}")
+        raise ValidationFailed(_("Invalid time %(time)s.") % {"time": f"{h}:{m}"})
     return f"{hour:02d}:{minute:02d}:{second:02d}"
 
 
@@ -24,11 +25,13 @@ def parse_windows(text: str) -> list[dict[str, str]]:
     for chunk in filter(None, (part.strip() for part in text.split(","))):
         match = _WINDOW.match(chunk)
         if not match:
-            raise ValidationFailed(f"invalid working-time window {chunk!r} (expected HH:MM-HH:MM)")
+            raise ValidationFailed(
+                _("Invalid working-time window %(window)s (expected HH:MM-HH:MM).") % {"window": chunk}
+            )
         begin = _hms(*match.group(1, 2, 3))
         end = _hms(*match.group(4, 5, 6))
         if end <= begin:
-            raise ValidationFailed(f"working-time window {chunk!r} ends before it begins")
+            raise ValidationFailed(_("The working-time window %(window)s ends before it begins.") % {"window": chunk})
         windows.append({"beginTime": begin, "endTime": end})
     return windows
 
@@ -57,12 +60,14 @@ def build_strategy(overrides: dict | None) -> dict:
     attempts = overrides.get("max_attempts_per_day", overrides.get("maxAttemptsPerDay"))
     if attempts is not None:
         if not isinstance(attempts, int) or isinstance(attempts, bool) or not 1 <= attempts <= 10:
-            raise ValidationFailed("max_attempts_per_day must be an integer from 1 to 10")
+            raise ValidationFailed(_("max_attempts_per_day must be an integer from 1 to 10."))
         strategy["maxAttemptsPerDay"] = attempts
     interval = overrides.get("min_attempt_interval", overrides.get("minAttemptInterval"))
     if interval is not None:
         if not isinstance(interval, int) or isinstance(interval, bool) or not 1 <= interval <= 1440:
-            raise ValidationFailed("min_attempt_interval must be an integer number of minutes from 1 to 1440")
+            raise ValidationFailed(
+                _("min_attempt_interval must be an integer number of minutes from 1 to 1440.")
+            )
         strategy["minAttemptInterval"] = interval
     return strategy
 

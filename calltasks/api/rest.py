@@ -49,6 +49,7 @@ from calltasks.services.lifecycle import (
 )
 from calltasks.services.sync import call_task_sync
 from dcc_project.api.envelope import DomainErrorsMixin
+from dcc_project.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from dcc_project.api.scoping import can_see_full_phone, organization_id_of
 
 # --- serializers -----------------------------------------------------------------------------------------------
@@ -381,9 +382,11 @@ class CallTaskViewSet(
 
     @extend_schema(
         request=TaskCreateInputSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={201: TaskCreatedSerializer},
         examples=[TASK_CREATE_EXAMPLE],
     )
+    @idempotent
     def create(self, request, *args, **kwargs):
         params = TaskCreateInputSerializer(data=request.data)
         params.is_valid(raise_exception=True)
@@ -413,8 +416,11 @@ class CallTaskViewSet(
         call_task_delete(task_id=self._pk(), organization_id=self.organization_id())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=StartActionInputSerializer, responses={200: CallTaskSerializer})
+    @extend_schema(
+        request=StartActionInputSerializer, parameters=[IDEMPOTENCY_KEY_PARAMETER], responses={200: CallTaskSerializer}
+    )
     @action(detail=True, methods=["post"])
+    @idempotent
     def start(self, request, pk=None):
         params = StartActionInputSerializer(data=request.data)
         params.is_valid(raise_exception=True)

@@ -58,9 +58,21 @@ BAD_REQUEST = _error(
 UNAUTHORIZED = _error("no or invalid access-token", 401, "需要认证：请在 access-token 请求头中提供有效令牌。")
 NOT_FOUND = _error("missing task, or a task of another organization", 404, "任务不存在。")
 CONFLICT = _error("the task is not in a state that allows the action", 409, "任务当前状态不允许此操作。")
+TOO_LARGE = _error("the request body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE", 413, "请求体过大。")
+KEY_REUSED = _error("the Idempotency-Key was used before with a different body", 422, "该幂等键已用于另一个请求，请使用新的键。")
+TOO_MANY = _error("throttled, or the organization's daily call budget is used up", 429, "请求过于频繁，请 30 秒后重试。")
 BAD_GATEWAY = _error("the outbound-call provider failed", 502, "外呼服务商暂时不可用，请稍后重试。")
 
 
 def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
-    table = {400: BAD_REQUEST, 401: UNAUTHORIZED, 404: NOT_FOUND, 409: CONFLICT, 502: BAD_GATEWAY}
+    table = {
+        400: BAD_REQUEST,
+        401: UNAUTHORIZED,
+        404: NOT_FOUND,
+        409: CONFLICT,
+        413: TOO_LARGE,
+        422: KEY_REUSED,
+        429: TOO_MANY,
+        502: BAD_GATEWAY,
+    }
     return {code: table[code] for code in codes}

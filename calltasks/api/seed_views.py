@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 
 from django.contrib.auth import authenticate
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.authtoken.models import Token
@@ -37,6 +39,7 @@ from calltasks.services.lifecycle import (
 from calltasks.services.sync import call_task_sync
 from calltasks.states import TaskState
 from dcc_project.api.envelope import EnvelopeAPIView, error, success
+from dcc_project.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from dcc_project.api.scoping import can_see_full_phone, organization_id_of
 
 SEED_TAG = "seed API"
@@ -70,6 +73,7 @@ def _pagination(page: int, page_size: int, total_count: int) -> dict:
 # --- create ----------------------------------------------------------------------------------------------------
 
 
+@method_decorator(sensitive_post_parameters(), name="dispatch")
 class TaskCreateApi(SeedAPIView):
     """Create a call task from lead filters (``size_desc``) or ``leads_ids``; optionally start it at once."""
 
@@ -80,7 +84,11 @@ class TaskCreateApi(SeedAPIView):
         tags=[SEED_TAG],
         summary="创建外呼任务 (create a call task from lead filters)",
         request=s.TaskCreateInputSerializer,
-        responses={200: enveloped(s.TaskCreateOutputSerializer(), "TaskCreateEnvelope"), **error_responses(400, 401)},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={
+            200: enveloped(s.TaskCreateOutputSerializer(), "TaskCreateEnvelope"),
+            **error_responses(400, 401, 409, 413, 422, 429),
+        },
         examples=[
             OpenApiExample(
                 "filter by grade, product and follow-up dates",
@@ -126,6 +134,7 @@ class TaskCreateApi(SeedAPIView):
             ),
         ],
     )
+    @idempotent
     def post(self, request):
         params = self.parse(s.TaskCreateInputSerializer)
         data = params.validated_data
@@ -673,12 +682,14 @@ class TaskStartApi(SeedAPIView):
         tags=[SEED_TAG],
         summary="开始外呼 (1 → 2: create the provider job group and assign the leads)",
         request=s.TaskStartInputSerializer,
-        responses={200: TASK_STATE_ENVELOPE, **error_responses(400, 401, 404, 409, 502)},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={200: TASK_STATE_ENVELOPE, **error_responses(400, 401, 404, 409, 413, 422, 429, 502)},
         examples=[
             OpenApiExample("start", request_only=True, value={"task_id": 123, "script_id": "script_demo"}),
             _state_example("started", "外呼任务已开始", 2, "开始外呼"),
         ],
     )
+    @idempotent
     def post(self, request):
         data = self.parse(s.TaskStartInputSerializer).validated_data
         task = call_task_start(
@@ -757,6 +768,7 @@ class TaskDeleteApi(SeedAPIView):
 # --- login ----------------------------------------------------------------------------------------------------------
 
 
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class LoginApi(EnvelopeAPIView):
     """Exchange a username and password for the API token used in the ``access-token`` header."""
 
@@ -793,6 +805,7 @@ class LoginApi(EnvelopeAPIView):
             ),
         ],
     )
+    @sensitive_variables("serializer")
     def post(self, request):
         serializer = s.LoginInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

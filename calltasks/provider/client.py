@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from django.views.decorators.debug import sensitive_variables
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from calltasks.provider import signing
@@ -205,6 +206,7 @@ class OutboundBotClient:
 
     # --- transport ---------------------------------------------------------------------------------------
 
+    @sensitive_variables()
     def _signed_request(self, action: str, params: Mapping[str, str]) -> tuple[dict[str, str], bytes]:
         """Headers and body for one attempt, with a fresh nonce, timestamp and signature."""
         nonce = uuid.uuid4().hex

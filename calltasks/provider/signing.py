@@ -12,6 +12,8 @@ import hmac
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote
 
+from django.views.decorators.debug import sensitive_variables
+
 V3_ALGORITHM = "ACS3-HMAC-SHA256"
 EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
 
@@ -28,6 +30,7 @@ def canonical_query(params: Mapping[str, object] | Iterable[tuple[str, object]])
     return "&".join(f"{k}={v}" for k, v in encoded)
 
 
+@sensitive_variables("secret")
 def sign_v1(*, method: str, params: Mapping[str, object], secret: str) -> str:
     """v1 signature (``SignatureVersion=1.0``): Base64(HMAC-SHA1(secret + "&", StringToSign))."""
     query = canonical_query({k: v for k, v in params.items() if k != "Signature"})
@@ -60,6 +63,7 @@ def canonical_request_v3(
     return request, signed
 
 
+@sensitive_variables("secret")
 def sign_v3(
     *,
     method: str,

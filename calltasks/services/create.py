@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
 from calltasks.models import CallTask, LeadTask
 from calltasks.services.errors import NoMatchingLeads, ValidationFailed
@@ -35,6 +36,7 @@ def reference_id_for(task_id: int, lead_pk: int) -> str:
     return f"dcc-{task_id}-{lead_pk}"
 
 
+@sensitive_variables("candidates", "unique", "seen_phones", "candidate")
 def call_task_create(
     *,
     organization_id: int,
@@ -86,8 +88,8 @@ def call_task_create(
 
     if not unique:
         raise NoMatchingLeads(_("Every matching lead is already in an active task."))
-    cap = settings.CALLTASKS_MAX_LEADS_PER_TASK
-    if len(unique) > cap:
+    cap = settings.CALLTASKS_MAX_LEADS_PER_TASK or 0  # 0 = no cap
+    if 0 < cap < len(unique):
         raise ValidationFailed(
             _("%(count)d leads match, more than the limit of %(cap)d per task. Narrow the conditions.")
             % {"count": len(unique), "cap": cap}

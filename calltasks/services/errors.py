@@ -55,3 +55,13 @@ class ProviderFailure(TaskServiceError):
 
     def default_message(self) -> str:
         return _("The outbound-call provider did not accept the request. Please try again later.")
+
+
+class DailyBudgetExceeded(TaskServiceError):
+    """Starting the task would hand the provider more leads today than the organization's daily budget."""
+
+    http_status = 429
+    code = "daily_budget"
+
+    def default_message(self) -> str:
+        return _("The daily call budget of the organization is used up. Please start the task tomorrow.")

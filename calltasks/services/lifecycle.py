@@ -12,16 +12,23 @@ import time
 import uuid
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
-from calltasks.models import CallTask, LeadTask
+from calltasks.models import CallTask, DailyCallUsage, LeadTask
 from calltasks.provider import statuses
 from calltasks.provider.errors import ProviderError
 from calltasks.provider.types import JobSpec
-from calltasks.services.errors import InvalidTaskState, ProviderFailure, TaskNotFound, ValidationFailed
+from calltasks.services.errors import (
+    DailyBudgetExceeded,
+    InvalidTaskState,
+    ProviderFailure,
+    TaskNotFound,
+    ValidationFailed,
+)
 from calltasks.services.provider import get_provider_client
 from calltasks.states import TaskState
 from calltasks.strategy import provider_strategy_json
@@ -76,6 +83,77 @@ def _release(task_id: int, owner: str) -> None:
     CallTask.objects.filter(pk=task_id, lease_owner=owner).update(lease_owner="", lease_until=None)
 
 
+# --- daily call budget -------------------------------------------------------------------------------------------
+
+
+def _usage_row(organization_id: int, day: dt.date) -> int:
+    """The id of the organization's usage counter of ``day`` (insert-first; a concurrent insert wins)."""
+    row_id = DailyCallUsage.objects.filter(organization_id=organization_id, day=day).values_list("pk", flat=True).first()
+    if row_id is not None:
+        return row_id
+    try:
+        with transaction.atomic():
+            return DailyCallUsage.objects.create(organization_id=organization_id, day=day).pk
+    except IntegrityError:
+        return DailyCallUsage.objects.get(organization_id=organization_id, day=day).pk
+
+
+def daily_usage(*, organization_id: int, day: dt.date | None = None) -> int:
+    """Leads the organization handed (or is handing) to the provider on the local ``day`` (default today)."""
+    day = day or timezone.localdate()
+    used = DailyCallUsage.objects.filter(organization_id=organization_id, day=day).values_list("reserved", flat=True)
+    return used.first() or 0
+
+
+def _budget_reserve(task: CallTask, owner: str, pending: int) -> tuple[dt.date, int]:
+    """Count the task's ``pending`` rows against today's budget before anything is sent to the provider.
+
+    A compare-and-set ``UPDATE … WHERE reserved <= budget - n`` on the per-organization, per-day counter:
+    of two concurrent starts that together exceed the budget, exactly one passes. Rows this task already
+    reserved today (a start that failed part-way) are not counted twice. Returns ``(day, newly reserved)``.
+    Budget 0 = unlimited.
+    """
+    day = timezone.localdate()
+    budget = settings.CALLTASKS_DAILY_CALL_BUDGET or 0
+    already = task.budget_reserved if task.budget_day == day else 0
+    needed = max(0, pending - already)
+    if budget <= 0 or needed == 0:
+        return day, 0
+    row_id = _usage_row(task.organization_id, day)
+    with transaction.atomic():
+        reserved = DailyCallUsage.objects.filter(pk=row_id, reserved__lte=budget - needed).update(
+            reserved=F("reserved") + needed
+        )
+        if not reserved:
+            used = daily_usage(organization_id=task.organization_id, day=day)
+            raise DailyBudgetExceeded(
+                _(
+                    "Starting this task would call %(needed)d leads, but the organization has already used "
+                    "%(used)d of its daily budget of %(budget)d calls today. Start it tomorrow or ask an "
+                    "administrator to raise CALLTASKS_DAILY_CALL_BUDGET."
+                )
+                % {"needed": needed, "used": used, "budget": budget},
+                data={"daily_budget": budget, "used_today": used, "needed": needed},
+            )
+        CallTask.objects.filter(pk=task.pk, lease_owner=owner).update(budget_day=day, budget_reserved=already + needed)
+    task.budget_day, task.budget_reserved = day, already + needed
+    return day, needed
+
+
+def _budget_release(task: CallTask, day: dt.date, count: int) -> None:
+    """Give back ``count`` reserved leads the provider never got (a failed start, rows not accepted)."""
+    if count <= 0:
+        return
+    with transaction.atomic():
+        DailyCallUsage.objects.filter(organization_id=task.organization_id, day=day, reserved__gte=count).update(
+            reserved=F("reserved") - count
+        )
+        CallTask.objects.filter(pk=task.pk, budget_day=day, budget_reserved__gte=count).update(
+            budget_reserved=F("budget_reserved") - count
+        )
+    task.budget_reserved = max(0, task.budget_reserved - count)
+
+
 def _ensure_job_group(client, task: CallTask, owner: str) -> str:
     """Create the job group once; after an ambiguous failure, find it by name before creating another."""
     if task.job_group_id:
@@ -128,6 +206,7 @@ def _known_reference_ids(client, job_group_id: str) -> dict[str, str]:
         page_number += 1
 
 
+@sensitive_variables("row")
 def _job_spec(row: dict, task: CallTask) -> JobSpec:
     extras = {"task_id": str(task.pk)}
     return JobSpec(
@@ -135,6 +214,7 @@ def _job_spec(row: dict, task: CallTask) -> JobSpec:
     )
 
 
+@sensitive_variables("pending", "batch", "row")
 def _assign_rows(client, task: CallTask, job_group_id: str, *, reconcile_first: bool = False) -> tuple[int, int]:
     """Assign every row without a job id in batches; never resubmit a row the provider may already hold.
 
@@ -208,22 +288,41 @@ def call_task_start(*, task_id: int, organization_id: int | None = None, script_
         raise ValidationFailed(_("Set the call script (script_id) before starting the task."))
     now = timezone.now()
     owner = _claim_start(task, now)
+    try:
+        pending = LeadTask.objects.filter(task=task, call_job_id__isnull=True, final_at__isnull=True).count()
+        budget_day, _newly_reserved = _budget_reserve(task, owner, pending)
+    except BaseException:
+        _release(task.pk, owner)
+        raise
     client = get_provider_client()
     try:
         had_group = bool(task.job_group_id)
         job_group_id = _ensure_job_group(client, task, owner)
+    except BaseException as exc:
+        # Nothing was assigned: the reservation goes back.
+        _budget_release(task, budget_day, task.budget_reserved if task.budget_day == budget_day else 0)
+        _release(task.pk, owner)
+        if isinstance(exc, ProviderError):
+            raise _provider_failure(exc) from exc
+        raise
+    try:
         # A group that existed already (an earlier start failed part-way, or was found by name) may hold jobs.
         reconcile_first = had_group or getattr(task, "_job_group_adopted", False)
         accepted, not_accepted = _assign_rows(client, task, job_group_id, reconcile_first=reconcile_first)
     except ProviderError as exc:
+        # Some batches may have reached the provider: the reservation stays (a retry today reuses it).
         _release(task.pk, owner)
         raise _provider_failure(exc) from exc
     except BaseException:
         _release(task.pk, owner)
         raise
     if accepted == 0:
+        # The provider's own listing says it holds none of the rows: nothing will be called.
+        _budget_release(task, budget_day, task.budget_reserved if task.budget_day == budget_day else 0)
         _release(task.pk, owner)
         raise ProviderFailure(_("The provider accepted none of the task's leads. Please try again later."))
+    # Rows never accepted become final (NotAssigned) below and are never called: give their share back.
+    _budget_release(task, budget_day, min(not_accepted, task.budget_reserved if task.budget_day == budget_day else 0))
     now = timezone.now()
     with transaction.atomic():
         LeadTask.objects.filter(task=task, call_job_id__isnull=True, final_at__isnull=True).update(

@@ -23,6 +23,7 @@ from django.core.mail import send_mail
 from django.db.models import Count, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
 from calltasks.models import CallTask, LeadTask
 from followups.models import Interest
@@ -148,6 +149,7 @@ def _send_email(summary: dict, creator_id: int | None) -> bool:
 # --- webhook -----------------------------------------------------------------------------------------------
 
 
+@sensitive_variables("secret")
 def webhook_signature(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
@@ -156,6 +158,7 @@ def webhook_body(summary: dict) -> bytes:
     return json.dumps(summary, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
+@sensitive_variables("headers")
 def _send_webhook(summary: dict) -> bool:
     url = settings.NOTIFY_WEBHOOK_URL
     if not url:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
@@ -22,6 +22,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from calltasks.provider.errors import ProviderError
 from calltasks.services.errors import TaskServiceError
+from dcc_project.api.parsers import LimitedJSONParser, RequestTooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,10 @@ def _message_for(exc: exceptions.APIException) -> str:
             if first
             else _("Invalid request parameters.")
         )
+    if isinstance(exc, RequestTooLarge):
+        return _("The request body is larger than the limit of %(limit)d bytes.") % {
+            "limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
+        }
     if isinstance(exc, exceptions.ParseError):
         return _("The request body is not valid JSON.")
     if isinstance(exc, exceptions.NotAuthenticated):
@@ -125,7 +130,7 @@ class EnvelopeAPIView(APIView):
     """Base class of the seed endpoints: JSON in, JSON out, the seed envelope on every response."""
 
     renderer_classes = [JSONRenderer]
-    parser_classes = [JSONParser]
+    parser_classes = [LimitedJSONParser]
 
     def get_exception_handler(self):
         return seed_exception_handler
