@@ -7,6 +7,7 @@ All text passes through :func:`django.utils.html.escape`; the result is marked s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -42,20 +43,22 @@ class Series:
     values: Sequence[int]
 
 
-def _num(value: float) -> str:
-    return f"{value:.1f}".rstrip("0").rstrip(".")
-
-
-def _nice_max(value: float) -> int:
-    """A round axis maximum ≥ value (1, 2, 5 × 10^n)."""
-    if value <= 0:
-        return 1
+def _nice_step(value: float) -> int:
+    """The smallest of 1, 2, 5 × 10^n that is ≥ value."""
     step = 1
     while True:
         for factor in (1, 2, 5):
             if value <= step * factor:
                 return step * factor
         step *= 10
+
+
+def _axis(value: float) -> tuple[int, int]:
+    """(axis maximum, tick step) for counts: whole-number ticks, at most 4 intervals, maximum ≥ value."""
+    if value <= 0:
+        return 1, 1
+    step = _nice_step(math.ceil(value / 4))
+    return step * math.ceil(value / step), step
 
 
 def _open(kind: str, title: str, desc: str, width: int, height: int) -> list[str]:
@@ -88,8 +91,8 @@ def bar_chart(*, kind: str, title: str, bars: Sequence[Bar], empty: str = "") ->
     desc = "; ".join(f"{bar.label}: {bar.value}" for bar in bars)
     parts = _open(kind, title, desc, width, height)
     plot_h = height - top - bottom
-    top_value = _nice_max(max((bar.value for bar in bars), default=0))
-    _y_axis(parts, left, width - right, top, plot_h, top_value)
+    top_value, tick = _axis(max((bar.value for bar in bars), default=0))
+    _y_axis(parts, left, width - right, top, plot_h, top_value, tick)
     if not bars or all(bar.value == 0 for bar in bars):
         if empty:
             _empty(parts, width, height - bottom, empty)
@@ -113,14 +116,11 @@ def bar_chart(*, kind: str, title: str, bars: Sequence[Bar], empty: str = "") ->
     return _close(parts)
 
 
-def _y_axis(parts: list[str], x0: float, x1: float, top: float, plot_h: float, top_value: int) -> None:
-    for i in range(5):
-        value = top_value * i / 4
-        y = top + plot_h - plot_h * i / 4
+def _y_axis(parts: list[str], x0: float, x1: float, top: float, plot_h: float, top_value: int, tick: int) -> None:
+    for value in range(0, top_value + 1, tick):
+        y = top + plot_h - plot_h * value / top_value
         parts.append(f'<line class="grid" x1="{x0}" x2="{x1}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        parts.append(
-            f'<text class="axis" x="{x0 - 4}" y="{y + 4:.1f}" text-anchor="end">{_num(value)}</text>'
-        )
+        parts.append(f'<text class="axis" x="{x0 - 4}" y="{y + 4:.1f}" text-anchor="end">{value}</text>')
 
 
 def stacked_bar_chart(
@@ -189,8 +189,8 @@ def line_chart(
     )
     parts = _open(kind, title, desc, width, height)
     plot_w, plot_h = width - left - right, height - top - bottom
-    top_value = _nice_max(max((v for s in series for v in s.values), default=0))
-    _y_axis(parts, left, left + plot_w, top, plot_h, top_value)
+    top_value, tick = _axis(max((v for s in series for v in s.values), default=0))
+    _y_axis(parts, left, left + plot_w, top, plot_h, top_value, tick)
     x = float(left)
     for s in series:
         parts.append(f'<rect class="legend" x="{x:.0f}" y="4" width="12" height="12" fill="{escape(s.colour)}"/>')

@@ -213,6 +213,10 @@ def test_charts_escape_text_and_carry_accessible_labels():
     assert "<b>" not in svg and "&lt;b&gt;" in svg and "&lt;x&gt;: 3" in svg
     assert 'aria-labelledby="chart-states-title chart-states-desc"' in svg
     assert ">3</text>" in svg  # value as a text label
+    axis = re.findall(r'<text class="axis"[^>]*>([^<]*)</text>', str(svg))
+    assert axis == ["0", "1", "2", "3"]  # whole-number ticks for counts
+    big = charts.bar_chart(kind="states", title="t", bars=[charts.Bar("a", 19, "#000")])
+    assert re.findall(r'<text class="axis"[^>]*>([^<]*)</text>', str(big)) == ["0", "5", "10", "15", "20"]
     stacked = charts.stacked_bar_chart(
         kind="interest",
         title="t",
