@@ -7,7 +7,8 @@
   which points the provider/LLM clients at an in-process simulator) applies to the pages the browser opens.
   Tests use ``django_db(transaction=True)``: the server thread must see the rows the test writes.
 - Playwright's sync API keeps an asyncio event loop in this thread, which would make Django refuse ORM calls
-  (``SynchronousOnlyOperation``) in the test body: ``DJANGO_ALLOW_ASYNC_UNSAFE`` is set for this package only.
+  (``SynchronousOnlyOperation``) in the test body: ``DJANGO_ALLOW_ASYNC_UNSAFE`` is set while a browser runs.
+  The browser (and Playwright's loop) lives for one test module, so no other test of the suite runs beside it.
 - Screenshots go to ``var/screenshots/`` (git-ignored); a failing test leaves ``var/screenshots/failed-<test>.png``.
 """
 
@@ -20,8 +21,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "var" / "screenshots"
@@ -51,9 +50,9 @@ def pytest_runtest_makereport(item, call):  # noqa: ANN001, ANN201 - pytest hook
     return report
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """One headless Chromium for the session."""
+    """A headless Chromium for one test module (Playwright's event loop is gone before other tests run)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -61,15 +60,18 @@ def browser() -> Iterator[object]:
     executable = chromium_executable()
     if executable is None:
         _unavailable("no chromium executable on PATH or at /usr/bin/chromium")
-    manager = sync_playwright().start()
-    try:
-        instance = manager.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-    except Exception as exc:  # noqa: BLE001 - any launch failure means "no usable browser"
-        manager.stop()
-        _unavailable(f"chromium at {executable} did not start: {exc}")
-    yield instance
-    instance.close()
-    manager.stop()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        manager = sync_playwright().start()
+        try:
+            try:
+                instance = manager.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+            except Exception as exc:  # noqa: BLE001 - any launch failure means "no usable browser"
+                _unavailable(f"chromium at {executable} did not start: {exc}")
+            yield instance
+            instance.close()
+        finally:
+            manager.stop()
 
 
 @pytest.fixture

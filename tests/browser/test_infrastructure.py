@@ -26,3 +26,12 @@ def test_missing_browser_skips_locally_but_fails_in_ci(monkeypatch):
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI=true: no chromium"):
         conftest._unavailable("no chromium")
+
+
+def test_no_event_loop_or_async_unsafe_flag_outlives_a_browser_module():
+    """Runs after browser modules (file order): other tests must not inherit Playwright's loop or the flag."""
+    import asyncio
+    import os
+
+    assert asyncio.run(asyncio.sleep(0, result="ran")) == "ran"
+    assert "DJANGO_ALLOW_ASYNC_UNSAFE" not in os.environ
