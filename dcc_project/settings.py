@@ -144,7 +144,7 @@ STORAGES = {
         )
     },
 }
-# Request bodies: larger ones are refused (JSON bodies of the API → 413, see dcc_project/api/parsers.py).
+# Request bodies: larger ones are refused (the API answers 413, see dcc_project/api/envelope.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
 # Uploaded files larger than this are streamed to a temporary file instead of being held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", DATA_UPLOAD_MAX_MEMORY_SIZE)
@@ -165,11 +165,6 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
-    ],
-    "DEFAULT_PARSER_CLASSES": [
-        "dcc_project.api.parsers.LimitedJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions, status
+from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
@@ -22,9 +24,17 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from calltasks.provider.errors import ProviderError
 from calltasks.services.errors import TaskServiceError
-from dcc_project.api.parsers import LimitedJSONParser, RequestTooLarge
 
 logger = logging.getLogger(__name__)
+
+
+class RequestTooLarge(exceptions.APIException):
+    """A request body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (Django raises ``RequestDataTooBig`` when DRF reads
+    the body): 413, never a 500."""
+
+    status_code = 413
+    default_detail = gettext_lazy("The request body is too large.")
+    default_code = "request_too_large"
 
 
 def envelope(*, code: int = 200, message: str = "", data=None) -> dict:
@@ -108,7 +118,9 @@ def seed_exception_handler(exc, context):
             status.HTTP_502_BAD_GATEWAY,
             _("The outbound-call provider is unavailable (%(code)s). Please try again later.") % {"code": exc.code},
         )
-    if isinstance(exc, (Http404, ObjectDoesNotExist)):
+    if isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge()
+    elif isinstance(exc, (Http404, ObjectDoesNotExist)):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
@@ -130,7 +142,7 @@ class EnvelopeAPIView(APIView):
     """Base class of the seed endpoints: JSON in, JSON out, the seed envelope on every response."""
 
     renderer_classes = [JSONRenderer]
-    parser_classes = [LimitedJSONParser]
+    parser_classes = [JSONParser]
 
     def get_exception_handler(self):
         return seed_exception_handler
@@ -143,6 +155,8 @@ def rest_exception_handler(exc, context):
     """For the ``/api/v1/`` resources: DRF's usual ``{"detail": …}`` shape, plus the services' domain errors."""
     if isinstance(exc, (TaskServiceError, ProviderError)):
         set_rollback()
+    if isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge(_message_for(RequestTooLarge()))
     if isinstance(exc, TaskServiceError):
         body = {"detail": exc.message, "code": exc.code}
         if exc.data:

@@ -149,6 +149,13 @@ def test_per_task_cap(org, settings):
     assert create(org).task.leads_count == 4
 
 
+@pytest.mark.parametrize("cap", [0, None])
+def test_cap_zero_or_empty_is_unlimited(org, settings, cap):
+    settings.CALLTASKS_MAX_LEADS_PER_TASK = cap
+    make_leads(org, 6)
+    assert create(org).task.leads_count == 6
+
+
 def test_cap_counts_after_dedup(org, settings):
     settings.CALLTASKS_MAX_LEADS_PER_TASK = 2
     make_leads(org, 2)
