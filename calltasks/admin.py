@@ -236,7 +236,7 @@ class CallTaskAdmin(OrganizationScopedAdminMixin, admin.ModelAdmin):
         "export_followups_xlsx",
     ]
     fieldsets = [
-        (None, {"fields": ["task_name", "script_id", "state", "organization", "created_by", "create_time", "leads_count"]}),
+        (None, {"fields": ["task_name", "script_id", "organization", "created_by", "create_time", "leads_count"]}),
         (gettext_lazy("Lead filter and calling strategy"), {"fields": ["size_desc_display", "strategy_display"]}),
         (
             gettext_lazy("Provider and monitor"),
@@ -346,7 +346,7 @@ class CallTaskAdmin(OrganizationScopedAdminMixin, admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if request.method == "POST" and "_task_action" in request.POST:
             return self._task_action_view(request, object_id)
-        context = dict(extra_context or {})
+        context = {"show_save_and_add_another": False, **(extra_context or {})}
         task = self.get_object(request, unquote(object_id))
         if task is not None:
             stats = task_statistics(task_id=task.pk)
