@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
+from django.views.decorators.debug import sensitive_variables
 
 from calltasks.provider.errors import sanitize_message
 
@@ -168,6 +169,7 @@ class LLMClient:
             self._local.session = session
         return session
 
+    @sensitive_variables()  # the Authorization header holds the API key
     def _headers(self) -> dict[str, str]:
         return {
             "Authorization": f"Bearer {self.api_key}",
@@ -188,7 +190,9 @@ class LLMClient:
             )
         except requests.Timeout as exc:
             raise LLMError("Timeout", None, True, type(exc).__name__) from None
-        except requests.ConnectionError as exc:
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            # ChunkedEncodingError: the connection dropped mid-response (IncompleteRead) — as transient
+            # as a connection that dropped before it.
             raise LLMError("ConnectionError", None, True, type(exc).__name__) from None
         except requests.RequestException as exc:
             raise LLMError("RequestError", None, False, type(exc).__name__) from None

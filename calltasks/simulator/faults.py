@@ -1,6 +1,8 @@
 """Fault injection: per action (or "*" for every RPC action, "llm" for the chat endpoint).
 
 A rule fires for the next ``count`` matching requests, or with probability ``rate`` (seeded RNG).
+``drop`` closes the connection before answering; ``truncate`` sends the status line, the headers (with the
+full Content-Length) and half of the body, then closes the socket (a connection dropped mid-response).
 """
 
 from __future__ import annotations
@@ -10,9 +12,22 @@ import threading
 from dataclasses import asdict, dataclass
 
 RPC_KINDS = frozenset(
-    {"throttle", "unavailable", "internal", "slow", "success_false", "malformed", "drop", "commit_timeout", "commit_drop"}
+    {
+        "throttle",
+        "unavailable",
+        "internal",
+        "slow",
+        "success_false",
+        "malformed",
+        "drop",
+        "truncate",
+        "commit_timeout",
+        "commit_drop",
+    }
 )
-LLM_KINDS = frozenset({"throttle", "unavailable", "internal", "slow", "malformed", "drop", "garbage", "fenced", "quirks"})
+LLM_KINDS = frozenset(
+    {"throttle", "unavailable", "internal", "slow", "malformed", "drop", "truncate", "garbage", "fenced", "quirks"}
+)
 ALIASES = {
     "503": "unavailable",
     "500": "internal",
@@ -22,6 +37,7 @@ ALIASES = {
     "service_unavailable": "unavailable",
     "internal_error": "internal",
     "throttling": "throttle",
+    "drop_mid_response": "truncate",
 }
 #: Kinds applied after the action ran (its effects are committed), others before it runs.
 AFTER_COMMIT_KINDS = frozenset({"commit_timeout", "commit_drop"})

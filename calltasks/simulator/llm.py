@@ -179,7 +179,7 @@ class LlmSimulator:
             with self._rng_lock:
                 content = json.dumps(_quirky(verdict, self._rng), ensure_ascii=False)
         prompt_chars = sum(len(text) for _r, text in texts)
-        return json_response(
+        answer = json_response(
             200,
             {
                 "id": f"chatcmpl-{uuid.uuid4()}",
@@ -193,6 +193,8 @@ class LlmSimulator:
                 "system_fingerprint": None,
             },
         )
+        answer.truncate = rule is not None and rule.kind == "truncate"
+        return answer
 
     def _failure(self, rule: FaultRule) -> Response | None:
         if rule.kind == "throttle":

@@ -89,6 +89,12 @@ def _pre_fault_response(rule: FaultRule) -> Response | None:
     return None
 
 
+def _truncated(response: Response) -> Response:
+    """The real answer, cut off mid-body by a closed connection (fault kind ``truncate``)."""
+    response.truncate = True
+    return response
+
+
 class RpcHandler:
     def __init__(self, core: SimulatorCore) -> None:
         self.core = core
@@ -136,6 +142,8 @@ class RpcHandler:
             logger.info("simulator fault %s on %s", rule.kind, action)
             if rule.kind == "slow":
                 self.core.sleep(rule.seconds)
+            elif rule.kind == "truncate":
+                pass  # the action runs; its answer is cut off below
             else:
                 answer = _pre_fault_response(rule)
                 if answer is not None:
@@ -146,6 +154,8 @@ class RpcHandler:
             raise RpcError(404, "NotExist.Instance", f"The instance {instance_id} does not exist.", product=True)
         with self.core.lock:
             response = handler(params, request)
+        if rule is not None and rule.kind == "truncate":
+            return _truncated(response)
         if response.status == 200:
             after = self.core.faults.match(action, after_commit=True)
             if after is not None:

@@ -24,6 +24,7 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False  # close the connection without answering
     delay_before_send: float = 0.0  # seconds to hold the (already computed) answer
+    truncate: bool = False  # send the headers and half of the body, then close the connection
 
 
 def json_response(status: int, payload: object, headers: dict[str, str] | None = None) -> Response:
