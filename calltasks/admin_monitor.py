@@ -80,7 +80,3 @@ class MonitorRunAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser and super().has_delete_permission(request, obj)
-
-    def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "subtitle": _monitor_page_link()}
-        return super().changelist_view(request, extra_context)

@@ -134,6 +134,9 @@ def test_dashboard_is_in_the_admin_namespace_and_linked_from_the_index(superviso
     index = supervisor_client.get(reverse("admin:index")).content.decode()
     assert f'href="{URL}"' in index and 'id="dcc-dashboard-link"' in index
     assert 'href="/admin/monitor/"' in index
+    # Every admin page has both in its header.
+    changelist = supervisor_client.get(reverse("admin:calltasks_calltask_changelist")).content.decode()
+    assert 'id="nav-dashboard"' in changelist and 'id="nav-monitor"' in changelist
 
 
 def test_superuser_sees_all_organizations_or_one(client, org, other_org, dataset):
