@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -10,6 +11,9 @@ from calltasks.views_recordings import RecordingView
 # The dashboard (admin:dcc_dashboard, /admin/dashboard/) and monitor page (admin:dcc_monitor, /admin/monitor/)
 # are admin-site views in the admin namespace, ahead of the admin's own URLs.
 install_admin_urls(admin.site)
+# The admin's header and page titles are the product's name (Chinese through the catalog), not "Django 管理".
+admin.site.site_header = settings.ADMIN_SITE_HEADER
+admin.site.site_title = settings.ADMIN_SITE_HEADER
 
 urlpatterns = [
     path("admin/", admin.site.urls),
