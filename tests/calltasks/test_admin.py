@@ -15,6 +15,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from calltasks.models import CallTask, LeadTask, OutboundCallRecord
+from calltasks.provider import statuses
 from calltasks.services.recordings import recording_storage
 from calltasks.states import TaskState
 from followups.demo import supervisor_group
@@ -129,12 +130,50 @@ def _changelist_queries(client) -> int:
 def test_changelist_query_count_does_not_grow_with_tasks(client_sv, org, supervisor):
     for _ in range(5):
         make_task(org, 3, created_by=supervisor)
+    client_sv.get(reverse(CHANGELIST))  # warm the per-process caches (content types)
     five = _changelist_queries(client_sv)
     for _ in range(95):
         make_task(org, 3, created_by=supervisor)
     hundred = _changelist_queries(client_sv)
     assert CallTask.objects.filter(organization=org).count() == 100
     assert hundred == five
+
+
+def test_add_view_is_the_create_form(client_sv):
+    response = client_sv.get(reverse("admin:calltasks_calltask_add"))
+    assert response.status_code == 200
+    assert 'name="_task_action"' not in response.content.decode()
+
+
+def _page_queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_task_page_and_row_list_queries_do_not_grow_with_rows(client_sv, org):
+    small, large = make_task(org, 5), make_task(org, 120)
+    _set_outcomes(small)
+    _set_outcomes(large)
+    client_sv.get(_task_url(small))  # warm the per-process caches (content types)
+    assert _page_queries(client_sv, _task_url(small)) == _page_queries(client_sv, _task_url(large))
+    rows = reverse("admin:calltasks_leadtask_changelist")
+    assert _page_queries(client_sv, f"{rows}?task__id__exact={small.pk}") == _page_queries(
+        client_sv, f"{rows}?task__id__exact={large.pk}"
+    )
+
+
+def test_every_provider_status_has_a_chinese_label_in_the_row_list(client_sv, org):
+    names = list(statuses.TASK_STATUSES)
+    task = make_task(org, len(names))
+    for row, name in zip(LeadTask.objects.filter(task=task).order_by("pk"), names, strict=True):
+        LeadTask.objects.filter(pk=row.pk).update(last_task_status=name, call_status=statuses.JOB_FAILED)
+    html = client_sv.get(reverse("admin:calltasks_leadtask_changelist"), {"task__id__exact": task.pk}).content.decode()
+    for name, (_code, label, _connected) in statuses.TASK_STATUSES.items():
+        assert str(label) in html, name
+        assert re.search(r"[\u4e00-\u9fff]", str(label)), (name, str(label))  # translated, not the English msgid
+    assert f">{statuses.status_label(statuses.JOB_FAILED)}<" in html
 
 
 # --- scoping ------------------------------------------------------------------------------------------------
@@ -218,6 +257,11 @@ def test_lead_row_page_masks_phone_without_permission(client_sv, org):
     assert row.leads_phone not in html and row.masked_phone in html
     # The row page is read-only.
     assert client.post(_row_url(row), {"leads_name": "x"}).status_code == 403
+    # Their export masks phone numbers too; the supervisor's has them in full.
+    sheet = _sheet(client.post(_task_url(task), {"_task_action": "export"}))
+    assert sheet.cell(row=2, column=2).value == row.masked_phone
+    sheet = _sheet(client_sv.post(_task_url(task), {"_task_action": "export"}))
+    assert sheet.cell(row=2, column=2).value == row.leads_phone
 
 
 # --- actions against the simulator ----------------------------------------------------------------------------
@@ -345,3 +389,20 @@ def test_finished_task_row_page_recording_export_and_rejudge(simulator, private_
     assert listing.status_code == 200
     body = listing.content.decode()
     assert row.masked_phone in body and row.leads_phone not in body
+
+
+def test_delete_is_the_soft_delete_service_and_never_for_running_tasks(client_sv, org):
+    created = make_task(org, 3, task_type=TaskState.CREATED)
+    running = make_task(org, 3, task_type=TaskState.CALLING, job_group_id="jg-running")
+    delete = "admin:calltasks_calltask_delete"
+    assert client_sv.get(reverse(delete, args=[running.pk])).status_code == 403
+    assert client_sv.post(reverse(delete, args=[running.pk]), {"post": "yes"}).status_code == 403
+    response = client_sv.post(reverse(delete, args=[created.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    created.refresh_from_db()
+    assert created.deleted_at is not None and LeadTask.objects.filter(task=created).count() == 3
+    # Gone from the list and its page; the running task is untouched.
+    listing = client_sv.get(reverse(CHANGELIST)).content.decode()
+    assert _task_url(created) not in listing and _task_url(running) in listing
+    assert CallTask.objects.get(pk=running.pk).deleted_at is None
+    assert "delete_selected" not in client_sv.get(reverse(CHANGELIST)).content.decode()
