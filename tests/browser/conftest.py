@@ -133,14 +133,16 @@ def demo_objects(demo):  # noqa: ANN001, ANN201
     return Organization.objects.get(code=demo.organization_code), User.objects.get(username=demo.supervisor.username)
 
 
-def demo_task(demo, *, leads: int = 12, name: str = "浏览器测试任务"):  # noqa: ANN001, ANN201
-    """A state-1 task over the first ``leads`` demo leads, created through the service (as the admin form does)."""
+def demo_task(demo, *, leads: int = 12, name: str = "浏览器测试任务", offset: int = 0):  # noqa: ANN001, ANN201
+    """A state-1 task over ``leads`` demo leads (from the ``offset``-th, by lead id), created through the service
+    (as the admin form does)."""
     from calltasks.services.create import call_task_create
     from followups.models import Lead
     from followups.selectors import LeadFilterSpec
 
     org, supervisor = demo_objects(demo)
-    ids = tuple(Lead.objects.filter(organization=org).order_by("leads_id").values_list("leads_id", flat=True)[:leads])
+    pool = Lead.objects.filter(organization=org).order_by("leads_id").values_list("leads_id", flat=True)
+    ids = tuple(pool[offset : offset + leads])
     return call_task_create(
         organization_id=org.pk,
         created_by_id=supervisor.pk,
