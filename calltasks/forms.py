@@ -40,7 +40,9 @@ def default_task_name() -> str:
 
 class TaskCreateForm(forms.Form):
     organization = forms.ModelChoiceField(label=_("Organization"), queryset=Organization.objects.none())
-    task_name = forms.CharField(label=_("Task name"), max_length=200)
+    task_name = forms.CharField(
+        label=_("Task name"), max_length=200, widget=forms.TextInput(attrs={"class": "vTextField"})
+    )
     products = forms.MultipleChoiceField(
         label=_("Products"), required=False, widget=forms.CheckboxSelectMultiple,
         help_text=_("Any of the ticked products; none ticked = every product."),
@@ -72,6 +74,7 @@ class TaskCreateForm(forms.Form):
     )
     script_id = forms.CharField(
         label=_("Call script id"), max_length=64, required=False,
+        widget=forms.TextInput(attrs={"class": "vTextField"}),
         help_text=_("The OutboundBot script to call with; needed to start calling, can be set later."),
     )
     auto_start = forms.BooleanField(label=_("Start calling right after creating"), required=False)
