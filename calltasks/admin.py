@@ -148,6 +148,11 @@ def transcript_turns(conversation: object) -> list[dict]:
     return turns
 
 
+def hang_up_label(value: str | None) -> str:
+    """``client`` / ``ivr`` (DescribeJob) or free text (QueryJobsWithResult) as the supervisor reads it."""
+    return {"client": _("Customer"), "ivr": _("Robot")}.get((value or "").strip().lower(), value or "-")
+
+
 def _row_transcript(row: LeadTask, records: list[OutboundCallRecord]) -> list:
     if row.call_conversation:
         return row.call_conversation
@@ -601,6 +606,7 @@ class LeadTaskAdmin(OrganizationScopedAdminMixin, admin.ModelAdmin):
                         "called_number": record.called_number if full else mask_phone(record.called_number),
                         "actual_time": _local(record.actual_time),
                         "end_time": _local(record.end_time),
+                        "hang_up": hang_up_label(record.hang_up_direction),
                     }
                     for record in records
                 ],
