@@ -416,14 +416,19 @@ def leads_import(
             progress(done, len(valid))
     report.skipped.sort(key=lambda issue: issue.row)
     logger.info(
-        "Lead import %s into organization %s: %d rows, %d imported, %d updated, %d skipped, %d errors%s",
-        filename,
-        organization_id,
-        report.total_rows,
-        report.imported,
-        report.updated,
-        report.skipped_count,
-        report.error_count,
-        " (dry run)" if dry_run else "",
+        _(
+            "Lead import %(file)s into organization %(org)s: %(rows)d rows, %(imported)d imported, "
+            "%(updated)d updated, %(skipped)d skipped, %(errors)d errors, dry run: %(dry_run)s"
+        ),
+        {
+            "file": filename,
+            "org": organization_id,
+            "rows": report.total_rows,
+            "imported": report.imported,
+            "updated": report.updated,
+            "skipped": report.skipped_count,
+            "errors": report.error_count,
+            "dry_run": dry_run,
+        },
     )
     return report
