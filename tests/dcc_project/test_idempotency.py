@@ -280,3 +280,12 @@ def test_concurrent_starts_with_one_key_create_one_job_group(token, org, simulat
     assert simulator.stats()["groups"] == 1
     assert simulator.stats()["requests"].get("CreateJobGroup", 0) == 1
     assert CallTask.objects.get(pk=task_id).task_type == TaskState.CALLING
+
+
+def test_a_replay_costs_a_constant_handful_of_queries(seed, c_leads, django_assert_max_num_queries):
+    assert_envelope(keyed(seed, "/create-autoCall-tasks", CREATE, "cheap"), 200)
+    # token lookup, expiry purge, savepoint + failed insert + rollback, read of the stored record
+    with django_assert_max_num_queries(7):
+        replay = keyed(seed, "/create-autoCall-tasks", CREATE, "cheap")
+    assert replay["Idempotent-Replayed"] == "true"
+    assert CallTask.objects.count() == 1
