@@ -13,6 +13,7 @@ Rules that hold everywhere in this module:
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ REMARK_NOT_CONNECTED = "未接通：{label}"
 PRODUCT_FINAL_REASONS = frozenset({statuses.REASON_NOT_ASSIGNED, statuses.REASON_TIMEOUT, statuses.REASON_CANCELLED})
 #: Rows written per bulk transaction (keeps SQL parameters and lock time bounded).
 BULK_CHUNK = 500
+#: Longest a finished verdict waits in memory before it is written (judged rows are written in bulk).
+JUDGED_FLUSH_SECONDS = 2.0
 
 # Chinese labels for remarks (CRM data, always Chinese). Used when no zh-hans translation catalog
 # provides one; the catalog, when present, wins (see _chinese_label).
@@ -265,17 +268,17 @@ def _link_existing(*, lead_task_ids: list[int]) -> int:
     )
 
 
-def _bulk_create_unjudged(
+def _bulk_write(
     rows: list[tuple[dict[str, Any], JudgeResult]], *, now: datetime, first_times: dict[int, datetime]
-) -> int:
-    """Write verdict-free follow-ups (not connected / no transcript) for many rows at once.
+) -> list[tuple[dict[str, Any], JudgeResult]]:
+    """Write the follow-ups of many rows at once; return the (row, verdict) pairs actually written.
 
     Per chunk: one INSERT of all follow-ups in a savepoint, one UPDATE linking them (compare-and-set on
     ``leads_follow IS NULL``), and only if some rows were linked by someone else meanwhile, one DELETE of
     our now-unlinked follow-ups. If the INSERT hits the unique constraint (another process is writing
     the same rows), that chunk falls back to the per-row path, which resolves each row's race.
     """
-    created = 0
+    written: list[tuple[dict[str, Any], JudgeResult]] = []
     for start in range(0, len(rows), BULK_CHUNK):
         chunk = rows[start : start + BULK_CHUNK]
         ids = [row["id"] for row, _result in chunk]
@@ -295,18 +298,25 @@ def _bulk_create_unjudged(
                 FollowUp.objects.bulk_create(objs)
                 # The INSERT succeeded, so every follow-up naming these rows is ours.
                 linked = _link_existing(lead_task_ids=ids)
-                if linked != len(ids):
+                if linked == len(ids):
+                    written.extend(chunk)
+                else:
+                    ours = set(
+                        LeadTask.objects.filter(pk__in=ids, leads_follow__lead_task_id=F("pk")).values_list(
+                            "pk", flat=True
+                        )
+                    )
                     orphans = FollowUp.objects.filter(lead_task_id__in=ids).exclude(
                         pk__in=LeadTask.objects.filter(pk__in=ids, leads_follow__isnull=False).values("leads_follow_id")
                     )
                     orphans.delete()
-                created += linked
+                    written.extend(pair for pair in chunk if pair[0]["id"] in ours)
         except IntegrityError:
             logger.info("Concurrent follow-up writer detected; writing %d rows one by one", len(chunk))
             for row, result in chunk:
                 if followup_create_for_row(lead_task_id=row["id"], result=result, now=now) is not None:
-                    created += 1
-    return created
+                    written.append((row, result))
+    return written
 
 
 # --- one task ----------------------------------------------------------------------------------------
@@ -342,10 +352,12 @@ def followups_create_for_task(*, task_id: int, now: datetime | None = None) -> F
     - connected without a transcript: waits ``TRANSCRIPT_GRACE_MINUTES`` after ``final_at``, then
       "已接通，无对话记录", 0, ``judge=none`` — written in bulk;
     - connected with a transcript: judged concurrently (``JUDGE_CONCURRENCY`` threads) outside any
-      transaction, then each follow-up written in its own short transaction.
+      transaction; the verdicts are written in bulk as they come in (a chunk per ``BULK_CHUNK`` verdicts
+      or per ``JUDGED_FLUSH_SECONDS``).
 
-    Queries: one SELECT of the candidate rows, one for the leads' first follow-up times, a constant
-    number per 500 bulk-written rows, and a few per judged row (those are dominated by the LLM call).
+    Queries: one SELECT of the candidate rows, one for the leads' first follow-up times, and a constant
+    number per bulk-written chunk (two statements in a savepoint) — with the rules judge constant in the
+    number of rows up to ``BULK_CHUNK``; with a slow LLM one chunk per ``JUDGED_FLUSH_SECONDS``.
     """
     now = now or timezone.now()
     result = FollowupBatchResult()
@@ -360,7 +372,7 @@ def followups_create_for_task(*, task_id: int, now: datetime | None = None) -> F
 
     grace = timedelta(minutes=int(getattr(settings, "TRANSCRIPT_GRACE_MINUTES", 30)))
     unjudged: list[tuple[dict[str, Any], JudgeResult]] = []
-    to_judge: list[tuple[int, dict[str, Any]]] = []
+    to_judge: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for row in rows:
         if row["lead_id"] is None:
             result.skipped += 1  # the lead was deleted; FollowUp.lead is required
@@ -377,7 +389,7 @@ def followups_create_for_task(*, task_id: int, now: datetime | None = None) -> F
                 )
             )
         elif _has_transcript(row["call_conversation"]):
-            to_judge.append((row["id"], row))
+            to_judge.append((row, row))
         else:
             final_at = row["final_at"] or row["updated_time"]
             if final_at is not None and now < final_at + grace:
@@ -385,19 +397,36 @@ def followups_create_for_task(*, task_id: int, now: datetime | None = None) -> F
             else:
                 unjudged.append((row, no_transcript_result()))
 
+    if not unjudged and not to_judge:
+        return result
+    first_times = _first_follow_times(task_id=task_id)
     if unjudged:
-        first_times = _first_follow_times(task_id=task_id)
-        written = _bulk_create_unjudged(unjudged, now=now, first_times=first_times)
-        result.created += written
-        result.skipped += len(unjudged) - written
+        written = _bulk_write(unjudged, now=now, first_times=first_times)
+        result.created += len(written)
+        result.skipped += len(unjudged) - len(written)
 
-    for row_id, verdict in _judge_many(to_judge, now):
-        followup = followup_create_for_row(lead_task_id=row_id, result=verdict, now=now)
-        if followup is None:
-            result.skipped += 1
-        else:
-            result.created += 1
+    # Verdicts stream in from the pool (no transaction is open while the judge runs) and are written in
+    # bulk: a chunk when BULK_CHUNK verdicts are ready or JUDGED_FLUSH_SECONDS have passed since the last
+    # write, so a slow LLM never holds finished verdicts back for long.
+    pending: list[tuple[dict[str, Any], JudgeResult]] = []
+    last_flush = time.monotonic()
+
+    def flush() -> None:
+        nonlocal last_flush
+        written = _bulk_write(pending, now=now, first_times=first_times)
+        result.created += len(written)
+        result.skipped += len(pending) - len(written)
+        for _row, verdict in written:
             result.count_judge(verdict.judge)
+        pending.clear()
+        last_flush = time.monotonic()
+
+    for row, verdict in _judge_many(to_judge, now):
+        pending.append((row, verdict))
+        if len(pending) >= BULK_CHUNK or time.monotonic() - last_flush >= JUDGED_FLUSH_SECONDS:
+            flush()
+    if pending:
+        flush()
     if result.created or result.judged_default:
         logger.info(
             "Follow-ups for task %s: created=%d skipped=%d waiting=%d llm=%d rules=%d default=%d",
