@@ -94,9 +94,12 @@ def page(browser, live_server, request) -> Iterator[object]:  # noqa: ANN001
     new_page.on("pageerror", lambda exc: errors.append(str(exc)))
     new_page.js_errors = errors
     yield new_page
-    failed = getattr(request.node, "rep_call", None)
-    if failed is not None and failed.failed:
-        save_screenshot(new_page, "failed-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name))
+    report = getattr(request.node, "rep_call", None)
+    failure_name = "failed-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+    if report is not None and report.failed:
+        save_screenshot(new_page, failure_name)
+    elif report is not None and report.passed:
+        (SCREENSHOTS / f"{failure_name}.png").unlink(missing_ok=True)  # no stale failure picture
     context.close()
 
 
