@@ -142,9 +142,7 @@ class _Rollback(Exception):
 
 def raw_write_rate(task_ids: list[int], *, records: int) -> dict[str, Any]:
     """The same number of rows written the plainest way, in a transaction that is rolled back."""
-    rows = list(
-        LeadTask.objects.filter(task_id__in=task_ids).values_list("pk", "task_id", "lead_id").order_by("pk")
-    )
+    rows = list(LeadTask.objects.filter(task_id__in=task_ids).values_list("pk", "task_id", "lead_id").order_by("pk"))
     now = timezone.now()
     timings: dict[str, float] = {}
     watch = Stopwatch()
@@ -453,7 +451,12 @@ def markdown(result: dict[str, Any]) -> str:
     )
     steps = ", ".join(f"{name} {s['share']:.0%}" for name, s in result["pass"]["steps"].items())
     rows = [
-        ("Leads/s end to end (one pass)", result["pass"]["leads_per_second"], "≥ 1,000", met(t["leads_per_second_ge_1000"])),
+        (
+            "Leads/s end to end (one pass)",
+            result["pass"]["leads_per_second"],
+            "≥ 1,000",
+            met(t["leads_per_second_ge_1000"]),
+        ),
         ("Raw write rate (rows/s)", result["raw_writes"]["leads_per_second"], "—", met(None)),
         ("Ratio to raw write rate", result["ratio_to_raw"], "≥ 0.25", met(t["ratio_to_raw_ge_0_25"])),
         (

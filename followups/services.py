@@ -27,7 +27,8 @@ from django.utils import timezone, translation
 
 from calltasks.models import LeadTask
 from calltasks.provider import statuses
-from followups.judge import JUDGE_DEFAULT, JUDGE_LLM, JUDGE_RULES, JudgeResult, judge_conversation
+from followups.judge import JUDGE_DEFAULT, JUDGE_LLM, JUDGE_RULES, JudgeResult, judge_conversation, llm_enabled
+from followups.llm import LLMClient
 from followups.models import FollowUp
 from followups.prompts import normalize_turns
 
@@ -322,7 +323,7 @@ def _bulk_write(
 # --- one task ----------------------------------------------------------------------------------------
 
 
-def _judge_row(row: dict[str, Any], now: datetime) -> JudgeResult:
+def _judge_row(row: dict[str, Any], now: datetime, client: LLMClient | None = None) -> JudgeResult:
     """Runs in a worker thread: plain data in, a verdict out, no ORM."""
     return judge_conversation(
         row["call_conversation"],
@@ -330,6 +331,7 @@ def _judge_row(row: dict[str, Any], now: datetime) -> JudgeResult:
         now=now,
         lead_name=row["leads_name"],
         product=row["lead__leads_product"],
+        client=client,
     )
 
 
@@ -338,8 +340,11 @@ def _judge_many(items: list[tuple[Any, dict[str, Any]]], now: datetime):
     if not items:
         return
     workers = max(1, min(int(getattr(settings, "JUDGE_CONCURRENCY", 4) or 1), len(items)))
+    # One LLM client for the batch: each worker thread keeps its own session, so its HTTP connection is
+    # reused from one call to the next instead of a new connection (and session) per judged row.
+    client = LLMClient.from_settings() if llm_enabled() else None
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="judge") as pool:
-        futures = [(key, pool.submit(_judge_row, row, now)) for key, row in items]
+        futures = [(key, pool.submit(_judge_row, row, now, client)) for key, row in items]
         for key, future in futures:
             yield key, future.result()
 
