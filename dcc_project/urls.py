@@ -27,3 +27,7 @@ urlpatterns = [
     path("api/", include((seed_urls.urlpatterns, "seed"), namespace="seed-api")),
     path("", include((seed_urls.urlpatterns, "seed"), namespace="seed")),
 ]
+
+# API paths that match no route answer in their documented JSON shape (seed envelope / DRF), not an HTML page.
+handler404 = "dcc_project.errors.page_not_found"
+handler500 = "dcc_project.errors.server_error"

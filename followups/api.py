@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 from rest_framework import serializers, viewsets
 
-from calltasks.api.rest import IdFilter, InterestFilter
+from calltasks.api.rest import CharInFilter, IdFilter, InterestFilter
 from calltasks.selectors import follow_up_list
 from dcc_project.api.scoping import can_see_full_phone, organization_id_of
 from dcc_project.phones import mask_phone
@@ -35,8 +35,8 @@ class LeadSerializer(serializers.ModelSerializer):
 
 
 class LeadFilter(django_filters.FilterSet):
-    leads_product = django_filters.BaseInFilter(field_name="leads_product")
-    leads_type = django_filters.BaseInFilter(field_name="leads_type")
+    leads_product = CharInFilter(field_name="leads_product")
+    leads_type = CharInFilter(field_name="leads_type")
     created_after = django_filters.IsoDateTimeFilter(field_name="leads_create_time", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="leads_create_time", lookup_expr="lt")
 
@@ -114,7 +114,7 @@ class FollowUpSerializer(serializers.ModelSerializer):
 
 class FollowUpFilter(django_filters.FilterSet):
     interest = InterestFilter(field_name="is_interested")
-    judge = django_filters.BaseInFilter(field_name="judge", help_text="comma-separated: llm, rules, default, none")
+    judge = CharInFilter(field_name="judge", help_text="comma-separated: llm, rules, default, none")
     source = django_filters.ChoiceFilter(choices=FollowUp.Source.choices)
     lead = IdFilter(field_name="lead_id")
     task = IdFilter(field_name="lead_task__task_id")

@@ -13,6 +13,9 @@ from calltasks.selectors import PENDING
 from followups.selectors import DateRange
 
 LOCAL_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+#: Accepted calendar days: the local-day bounds of 0001-01-01 / 9999-12-31 would overflow when converted to UTC.
+MIN_LOCAL_DATE = dt.date(1900, 1, 1)
+MAX_LOCAL_DATE = dt.date(2999, 12, 31)
 
 
 class LocalDateTimeField(serializers.DateTimeField):
@@ -25,7 +28,14 @@ class LocalDateTimeField(serializers.DateTimeField):
 
 
 def parse_local_date(value) -> dt.date:
-    """``2025-01-31`` (or a date-time whose calendar day is taken) → a date; ``ValueError`` otherwise."""
+    """``2025-01-31`` (or a date-time whose calendar day is taken) → a date in 1900–2999; ``ValueError`` otherwise."""
+    day = _parse_day(value)
+    if not MIN_LOCAL_DATE <= day <= MAX_LOCAL_DATE:
+        raise ValueError(value)
+    return day
+
+
+def _parse_day(value) -> dt.date:
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):

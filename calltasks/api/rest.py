@@ -267,6 +267,10 @@ class IdFilter(django_filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
+class CharInFilter(django_filters.BaseInFilter, django_filters.CharFilter):
+    """Comma-separated strings; each item is a form CharField, so a NUL character is a 400 (PostgreSQL rejects it)."""
+
+
 class SmallNumberInFilter(django_filters.BaseInFilter, django_filters.NumberFilter):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("min_value", 0)
@@ -288,7 +292,7 @@ class CallTaskFilter(django_filters.FilterSet):
 
 class LeadRowFilter(django_filters.FilterSet):
     task = IdFilter(field_name="task_id")
-    call_status = django_filters.BaseInFilter(field_name="call_status", help_text="comma-separated job statuses")
+    call_status = CharInFilter(field_name="call_status", help_text="comma-separated job statuses")
     is_connected = django_filters.BooleanFilter()
     is_interested = InterestFilter(field_name="is_interested")
     has_follow_up = django_filters.BooleanFilter(field_name="leads_follow", lookup_expr="isnull", exclude=True)
@@ -302,7 +306,7 @@ class LeadRowFilter(django_filters.FilterSet):
 class CallRecordFilter(django_filters.FilterSet):
     task = IdFilter(field_name="call_task_id")
     lead_row = IdFilter(field_name="lead_task_id")
-    call_status = django_filters.BaseInFilter(field_name="call_status", help_text="comma-separated call statuses")
+    call_status = CharInFilter(field_name="call_status", help_text="comma-separated call statuses")
     has_answered = django_filters.BooleanFilter()
 
     class Meta:

@@ -22,6 +22,7 @@ from rest_framework.authtoken.models import Token
 
 from calltasks.models import CallTask, LeadTask, OutboundCallRecord
 from calltasks.provider import statuses
+from calltasks.services.lifecycle import call_task_start
 from calltasks.services.recordings import recording_storage
 from calltasks.states import TaskState
 from dcc_project.phones import mask_phone
@@ -71,7 +72,7 @@ def _phone(block: str, n: int) -> str:
 
 
 def build_tenant(tag: str, code: str, phone_block: str) -> Tenant:
-    """One organization with every kind of object the API and the admin show."""
+    """One organization with every kind of object the API and the admin show (needs the simulator)."""
     organization = OrganizationFactory(name=f"{tag}经销商", code=code)
     user = UserFactory(organization=organization, username=f"sup-{code.lower()}", is_staff=True)
     user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=PROJECT_APPS))
@@ -89,53 +90,42 @@ def build_tenant(tag: str, code: str, phone_block: str) -> Tenant:
     ]
     manual = [FollowUpFactory(lead=lead, leads_remark=f"{tag}人工备注{lead.pk}") for lead in leads[:2]]
     now = timezone.now()
+    # Both tasks are started for real on the simulator, so provider calls about them (pause, cancel, sync) work;
+    # the finished task's rows are then given their final outcome as the sync and the follow-up writer would.
     calling_task = CallTaskFactory(
-        organization=organization,
-        task_name=f"{tag}外呼任务",
-        task_type=TaskState.CALLING,
-        job_group_id=f"jg-{code}-calling",
-        script_id="script_demo",
-        leads_count=2,
-        started_at=now,
-        created_by=user,
+        organization=organization, task_name=f"{tag}外呼任务", script_id="script_demo", leads_count=2, created_by=user
     )
     done_task = CallTaskFactory(
-        organization=organization,
-        task_name=f"{tag}已完成任务",
-        task_type=TaskState.FOLLOWUPS_DONE,
-        job_group_id=f"jg-{code}-done",
-        script_id="script_demo",
-        leads_count=2,
-        started_at=now,
-        calls_done_at=now,
-        followups_done_at=now,
-        created_by=user,
+        organization=organization, task_name=f"{tag}已完成任务", script_id="script_demo", leads_count=2, created_by=user
     )
     created_task = CallTaskFactory(
         organization=organization, task_name=f"{tag}新建任务", task_type=TaskState.CREATED, leads_count=1
     )
-    rows, records, ai_follow_ups = [], [], []
-    for n, lead in enumerate(leads[:2], start=1):
-        LeadTaskFactory(task=calling_task, lead=lead, call_status=statuses.JOB_EXECUTING, call_job_id=f"{code}-cj{n}")
+    for lead in leads[:2]:
+        LeadTaskFactory(task=calling_task, lead=lead)
+    for lead in leads[2:4]:
+        LeadTaskFactory(task=done_task, lead=lead)
     LeadTaskFactory(task=created_task, lead=leads[3])
-    for n, lead in enumerate(leads[2:4], start=1):
-        row = LeadTaskFactory(
-            task=done_task,
-            lead=lead,
-            call_job_id=f"{code}-job{n}",
-            call_status=statuses.JOB_SUCCEEDED,
-            last_task_status="SucceededFinish",
-            is_connected=True,
-            final_at=now,
-            attempts=1,
-            call_duration=30,
-            call_conversation=[
-                {"Speaker": "Robot", "Script": "您好"},
-                {"Speaker": "Contact", "Script": f"{tag}客户说周末到店"},
-            ],
-        )
+    calling_task = call_task_start(task_id=calling_task.pk, organization_id=organization.pk)
+    call_task_start(task_id=done_task.pk, organization_id=organization.pk)
+    CallTask.objects.filter(pk=done_task.pk).update(
+        task_type=TaskState.FOLLOWUPS_DONE, calls_done_at=now, followups_done_at=now
+    )
+    done_task.refresh_from_db()
+    rows, records, ai_follow_ups = [], [], []
+    for n, row in enumerate(LeadTask.objects.filter(task=done_task).select_related("lead").order_by("pk"), start=1):
+        row.call_status = statuses.JOB_SUCCEEDED
+        row.last_task_status = "SucceededFinish"
+        row.is_connected = True
+        row.final_at = now
+        row.attempts = 1
+        row.call_duration = 30
+        row.call_conversation = [
+            {"Speaker": "Robot", "Script": "您好"},
+            {"Speaker": "Contact", "Script": f"{tag}客户说周末到店"},
+        ]
         follow = FollowUpFactory(
-            lead=lead, lead_task=row, is_interested=1, source="ai_call", leads_remark=f"{tag}AI跟进{n}"
+            lead=row.lead, lead_task=row, is_interested=1, source="ai_call", leads_remark=f"{tag}AI跟进{n}"
         )
         row.leads_follow = follow
         row.is_interested = 1
@@ -144,7 +134,10 @@ def build_tenant(tag: str, code: str, phone_block: str) -> Tenant:
         ai_follow_ups.append(follow)
         records.append(
             OutboundCallRecordFactory(
-                lead_task=row, call_task=done_task, called_number=mask_phone(lead.leads_user_phone)
+                lead_task=row,
+                call_task=done_task,
+                job_group_id=done_task.job_group_id,
+                called_number=mask_phone(row.lead.leads_user_phone),
             )
         )
     recording_row = rows[0]
@@ -184,14 +177,14 @@ def _remove_recordings(*tenants: Tenant) -> None:
 
 
 @pytest.fixture
-def tenant_a(db) -> Tenant:
+def tenant_a(db, shared_simulator) -> Tenant:
     tenant = build_tenant("甲", "SEC-A", "1111")
     yield tenant
     _remove_recordings(tenant)
 
 
 @pytest.fixture
-def tenant_b(db) -> Tenant:
+def tenant_b(db, shared_simulator) -> Tenant:
     tenant = build_tenant("乙", "SEC-B", "2222")
     yield tenant
     _remove_recordings(tenant)
