@@ -16,6 +16,8 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from rest_framework.authtoken.admin import TokenAdmin as DrfTokenAdmin
+from rest_framework.authtoken.models import TokenProxy
 
 from dcc_project.admin_scoping import OrganizationScopedAdminMixin, admin_organization_id
 from followups.imports import ImportFileError, leads_import
@@ -211,3 +213,12 @@ class FollowUpAdmin(OrganizationScopedAdminMixin, admin.ModelAdmin):
     list_filter = ["is_interested", "source", "judge"]
     list_select_related = ["lead"]
     raw_id_fields = ["lead", "lead_task"]
+
+
+# DRF's token admin lists every user's API token; a supervisor sees (and creates) only their organization's.
+admin.site.unregister(TokenProxy)
+
+
+@admin.register(TokenProxy)
+class TokenAdmin(OrganizationScopedAdminMixin, DrfTokenAdmin):
+    organization_lookup = "user__organization"
