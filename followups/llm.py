@@ -190,7 +190,9 @@ class LLMClient:
             )
         except requests.Timeout as exc:
             raise LLMError("Timeout", None, True, type(exc).__name__) from None
-        except requests.ConnectionError as exc:
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            # ChunkedEncodingError: the connection dropped mid-response (IncompleteRead) — as transient
+            # as a connection that dropped before it.
             raise LLMError("ConnectionError", None, True, type(exc).__name__) from None
         except requests.RequestException as exc:
             raise LLMError("RequestError", None, False, type(exc).__name__) from None
