@@ -108,13 +108,13 @@ def verdict(group: dict) -> str:
 
 def render(groups: list[dict]) -> str:
     lines = [
-        "| Fault | What was injected | DB | Runs | Leads | Call records expected / stored | Follow-ups expected / stored "
+        "| Fault | DB | Runs | Leads | Call records expected / stored | Follow-ups expected / stored "
         "| Duplicated | Lost | Fault hits | Result | Recovered |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for g in groups:
         lines.append(
-            f"| {g['scenario']} | {g['fault']} | {g['database']} | {g['runs']} | {g['leads']} "
+            f"| {g['scenario']} | {g['database']} | {g['runs']} | {g['leads']} "
             f"| {g['records_expected']} / {g['records_actual']} | {g['followups_expected']} / {g['followups_actual']} "
             f"| {g['duplicates']} | {g['lost'] + g['mismatches']} | {g['fault_felt']} | {verdict(g)} "
             f"| {'yes' if g['recovered'] == g['runs'] else 'no'} ({g['recovered']}/{g['runs']}) |"

@@ -112,6 +112,7 @@ def test_monitor_sigkilled_mid_pass_then_restarted(recorder, fault_simulator, or
     assert check.outcome == "held", check
 
 
+@pytest.mark.postgres
 def test_database_connection_dropped_mid_pass(recorder, fault_simulator, org, user, run_index):
     if connection.vendor != "postgresql":
         pytest.skip("pg_terminate_backend needs PostgreSQL (SQLite has no server connection to drop)")

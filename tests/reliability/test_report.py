@@ -59,4 +59,4 @@ def test_write_replaces_only_the_marked_table(tmp_path):
     assert report.main(["--results", str(path), "--write", str(doc)]) == 0
     text = doc.read_text(encoding="utf-8")
     assert text.startswith("# Title\n\n") and text.endswith(f"{report.END}\n\n## After\n")
-    assert "old table" not in text and "| LLM garbage output | f | PostgreSQL | 1 | 50 | 100 / 100 |" in text
+    assert "old table" not in text and "| LLM garbage output | PostgreSQL | 1 | 50 | 100 / 100 | 50 / 50 | 0 | 0 | 3 | held 1/1 | yes (1/1) |" in text
