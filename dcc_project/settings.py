@@ -180,6 +180,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # The /api/v1/ resources' error responses (400/401/403/404/409/…) are documented too (dcc_project/openapi.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "dcc_project.openapi.document_rest_errors",
+    ],
 }
 
 # --- django-q2 (reference/engineering-notes.md §B) ------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 from rest_framework import serializers, viewsets
 
-from calltasks.api.rest import CharInFilter, IdFilter, InterestFilter
+from calltasks.api.rest import CharInFilter, IdFilter, InterestFilter, UtcIsoDateTimeFilter
 from calltasks.selectors import follow_up_list
 from dcc_project.api.scoping import can_see_full_phone, organization_id_of
 from dcc_project.phones import mask_phone
@@ -37,8 +37,8 @@ class LeadSerializer(serializers.ModelSerializer):
 class LeadFilter(django_filters.FilterSet):
     leads_product = CharInFilter(field_name="leads_product")
     leads_type = CharInFilter(field_name="leads_type")
-    created_after = django_filters.IsoDateTimeFilter(field_name="leads_create_time", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="leads_create_time", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="leads_create_time", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="leads_create_time", lookup_expr="lt")
 
     class Meta:
         model = Lead
@@ -118,10 +118,10 @@ class FollowUpFilter(django_filters.FilterSet):
     source = django_filters.ChoiceFilter(choices=FollowUp.Source.choices)
     lead = IdFilter(field_name="lead_id")
     task = IdFilter(field_name="lead_task__task_id")
-    next_follow_after = django_filters.IsoDateTimeFilter(field_name="next_follow_time", lookup_expr="gte")
-    next_follow_before = django_filters.IsoDateTimeFilter(field_name="next_follow_time", lookup_expr="lt")
-    follow_after = django_filters.IsoDateTimeFilter(field_name="follow_time", lookup_expr="gte")
-    follow_before = django_filters.IsoDateTimeFilter(field_name="follow_time", lookup_expr="lt")
+    next_follow_after = UtcIsoDateTimeFilter(field_name="next_follow_time", lookup_expr="gte")
+    next_follow_before = UtcIsoDateTimeFilter(field_name="next_follow_time", lookup_expr="lt")
+    follow_after = UtcIsoDateTimeFilter(field_name="follow_time", lookup_expr="gte")
+    follow_before = UtcIsoDateTimeFilter(field_name="follow_time", lookup_expr="lt")
 
     class Meta:
         model = FollowUp

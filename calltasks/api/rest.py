@@ -7,7 +7,10 @@ through the services; service errors keep their HTTP status (400/404/409/502).
 
 from __future__ import annotations
 
+import datetime as dt
+
 import django_filters
+from django import forms as django_forms
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_field
@@ -271,6 +274,27 @@ class CharInFilter(django_filters.BaseInFilter, django_filters.CharFilter):
     """Comma-separated strings; each item is a form CharField, so a NUL character is a 400 (PostgreSQL rejects it)."""
 
 
+class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 date-time converted to UTC before it reaches the database.
+
+    Python accepts UTC offsets up to ±23:59 but PostgreSQL only up to ±15:59 (a 500 there before), and a value
+    whose UTC equivalent falls outside years 1–9999 cannot be represented: both are a 400.
+    """
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return value
+        try:
+            return value.astimezone(dt.UTC)
+        except (OverflowError, ValueError) as exc:
+            raise django_forms.ValidationError(self.error_messages["invalid"], code="invalid") from exc
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 class SmallNumberInFilter(django_filters.BaseInFilter, django_filters.NumberFilter):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("min_value", 0)
@@ -282,8 +306,8 @@ class SmallNumberInFilter(django_filters.BaseInFilter, django_filters.NumberFilt
 class CallTaskFilter(django_filters.FilterSet):
     task_type = SmallNumberInFilter(field_name="task_type", help_text="comma-separated states 1–5")
     task_name = django_filters.CharFilter(field_name="task_name", lookup_expr="icontains")
-    created_after = django_filters.IsoDateTimeFilter(field_name="create_time", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="create_time", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="create_time", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="create_time", lookup_expr="lt")
 
     class Meta:
         model = CallTask

@@ -6,6 +6,8 @@ derandomized for CI), and each request carries organization A's valid token. Eve
 - not a server error (schemathesis' ``not_a_server_error``: no 5xx);
 - on an error (4xx), in the documented shape: the seed envelope ``{"status": "error", "code": <HTTP status>,
   "message", "data": {}}`` on the seed endpoints, DRF's ``{"detail": …}`` / ``{"field": ["…"]}`` on ``/api/v1/``;
+- a status code the schema documents for the operation (the /api/v1/ error responses are added to the schema
+  by dcc_project/openapi.py);
 - free of organization B's data (names, phone numbers full or masked, task names, remarks).
 
 Figures (operations, examples, status classes, undocumented status codes) are printed in the terminal summary.
@@ -130,6 +132,8 @@ def test_api_fuzz(label, served_schema, wsgi_app, tenant_a: Tenant, tenant_b: Te
         response = case.call(app=wsgi_app, headers=headers)
         record(case, response)
         case.validate_response(response, checks=[not_a_server_error])
+        documented = set(case.operation.definition.raw.get("responses", {}))
+        assert str(response.status_code) in documented, (label, response.status_code, sorted(documented))
         if 400 <= response.status_code < 500:
             assert_documented_error(case.operation.path, response)
         body = response.content.decode("utf-8", errors="replace")

@@ -339,3 +339,33 @@ def test_rest_filters_reject_nul_characters(client, query):
     response = client.get(query)
     assert response.status_code == 400, response.content[:300]
     assert_drf_error_shape(json.loads(response.content))
+
+
+# Python accepts UTC offsets up to ±23:59, PostgreSQL only up to ±15:59: found by the fuzzer as a 500 on
+# PostgreSQL. Date-time filters now reach the database in UTC; a value outside years 1–9999 in UTC is a 400.
+DATETIME_FILTERS = [
+    ("/api/v1/leads/", "created_after"),
+    ("/api/v1/leads/", "created_before"),
+    ("/api/v1/call-tasks/", "created_after"),
+    ("/api/v1/task-statistics/", "created_before"),
+    ("/api/v1/follow-ups/", "next_follow_after"),
+    ("/api/v1/follow-ups/", "follow_before"),
+]
+EXTREME_DATETIMES = [
+    ("0440-01-07T18:36:30.6-21:18", 200),
+    ("3214-10-18T21:42:52-19:20", 200),
+    ("2025-01-01T00:00:00+23:59", 200),
+    ("0001-01-01T00:00:00+08:00", 400),
+    ("9999-12-31T23:59:59-08:00", 400),
+    ("0001-01-01", 400),
+    ("not-a-date", 400),
+]
+
+
+@pytest.mark.parametrize(("path", "param"), DATETIME_FILTERS)
+def test_rest_datetime_filters_with_extreme_offsets(client, path, param):
+    for value, expected in EXTREME_DATETIMES:
+        response = client.get(path, {param: value})
+        assert response.status_code == expected, (path, param, value, response.content[:300])
+        if expected == 400:
+            assert_drf_error_shape(json.loads(response.content))
