@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from bench.common import (
     Stopwatch,
+    analyze_tables,
     bench_org_create,
     bench_org_delete,
     bench_simulator,
@@ -315,6 +316,7 @@ def run(
                 size: _started_tasks(org, user, tasks=1, leads=size, label=f"probe{size}")[0] for size in probe_sizes
             }
             let_every_call_finish(handle)
+            analyze_tables()
             setup_seconds = setup.seconds()
             rows_total = LeadTask.objects.filter(task_id__in=task_ids).count()
             rss_before = peak_rss_mb()
