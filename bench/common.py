@@ -224,6 +224,9 @@ def simulator_settings(handle: SimulatorHandle, *, llm: bool, **extra: Any) -> o
     if handle.host not in allowed:
         allowed.append(handle.host)
     return override_settings(
+        # As in production: with DEBUG on, Django keeps the text of the last 9,000 statements (each sync's
+        # JSON parameter is megabytes) and formats every statement's parameters, which the pass would pay for.
+        DEBUG=False,
         OUTBOUNDBOT_ENDPOINT=handle.url,
         OUTBOUNDBOT_INSTANCE_ID=handle.instance_id,
         ALIBABA_CLOUD_ACCESS_KEY_ID=handle.access_key_id,
