@@ -94,7 +94,7 @@ def _task_to_judge(org, user, count: int) -> CallTask:
 
 
 def run(
-    *, followups: int = 400, latency_ms: int = 200, concurrency: int = 16, keep: bool = False, quiet: bool = True
+    *, followups: int = 800, latency_ms: int = 200, concurrency: int = 16, keep: bool = False, quiet: bool = True
 ) -> dict[str, Any]:
     from followups.services import followups_create_for_task
 

@@ -12,7 +12,7 @@ class Command(BaseCommand):
     help = "Benchmark the LLM judge path: follow-ups/s against the bound concurrency/latency (docs/performance.md)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--followups", type=int, default=400, help="connected rows to judge (default 400)")
+        parser.add_argument("--followups", type=int, default=800, help="connected rows to judge (default 800)")
         parser.add_argument("--llm-latency-ms", type=int, default=200, help="simulated LLM latency (default 200)")
         parser.add_argument("--concurrency", type=int, default=16, help="JUDGE_CONCURRENCY (default 16)")
         parser.add_argument("--keep", action="store_true", help="keep the benchmark organization and its data")
