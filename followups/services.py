@@ -28,6 +28,7 @@ from django.utils import timezone, translation
 
 from calltasks.models import LeadTask
 from calltasks.provider import statuses
+from dcc_project import jsonrows
 from followups.judge import JUDGE_DEFAULT, JUDGE_LLM, JUDGE_RULES, JudgeResult, judge_conversation, llm_enabled
 from followups.llm import LLMClient
 from followups.models import FollowUp
@@ -203,25 +204,54 @@ def _first_follow_times(lead_ids: Iterable[int] | None = None, *, task_id: int |
     return earliest
 
 
+def _followup_values(
+    *, row_id: int, lead_id: int, result: JudgeResult, source: str, now: datetime, first: datetime | None
+) -> dict[str, Any]:
+    """Every column of a new follow-up (by attname), as ``FollowUp(**values)`` or a JSON bulk insert takes it."""
+    judge = str(result.judge)
+    return {
+        "lead_id": lead_id,
+        "lead_task_id": row_id,
+        "follow_time": now,
+        "leads_remark": result.leads_remark[:1000],
+        "first_follow_time": min(first, now) if first else now,
+        "new_follow_time": now,
+        "next_follow_time": result.next_follow_time,
+        "is_arrive": False,
+        "first_arrive_time": None,
+        "is_interested": result.is_interested,
+        "source": source,
+        "judge": judge,
+        "judged_at": now if judge != FollowUp.Judge.NONE else None,
+        "created_at": now,
+        "updated_time": now,
+    }
+
+
+FOLLOWUP_INSERT_FIELDS = [
+    "lead",
+    "lead_task",
+    "follow_time",
+    "leads_remark",
+    "first_follow_time",
+    "new_follow_time",
+    "next_follow_time",
+    "is_arrive",
+    "first_arrive_time",
+    "is_interested",
+    "source",
+    "judge",
+    "judged_at",
+    "created_at",
+    "updated_time",
+]
+
+
 def _new_followup(
     *, row_id: int, lead_id: int, result: JudgeResult, source: str, now: datetime, first: datetime | None
 ) -> FollowUp:
-    judge = str(result.judge)
     return FollowUp(
-        lead_id=lead_id,
-        lead_task_id=row_id,
-        follow_time=now,
-        leads_remark=result.leads_remark[:1000],
-        first_follow_time=min(first, now) if first else now,
-        new_follow_time=now,
-        next_follow_time=result.next_follow_time,
-        is_arrive=False,
-        first_arrive_time=None,
-        is_interested=result.is_interested,
-        source=source,
-        judge=judge,
-        judged_at=now if judge != FollowUp.Judge.NONE else None,
-        created_at=now,
+        **_followup_values(row_id=row_id, lead_id=lead_id, result=result, source=source, now=now, first=first)
     )
 
 
@@ -270,11 +300,11 @@ def _link_existing(*, lead_task_ids: list[int]) -> int:
     )
 
 
-def _link_created(followups: list[FollowUp]) -> int:
+def _link_created(links: list[tuple[int, int, int | None]]) -> int:
     """Link each row to the follow-up just inserted for it: ONE ``UPDATE … FROM`` a JSON array of (row id,
     follow-up id, interest), compare-and-set on ``leads_follow IS NULL``. Returns the rows linked.
 
-    Cheaper than :func:`_link_existing`'s two correlated subqueries per row; needs the ids ``bulk_create``
+    Cheaper than :func:`_link_existing`'s two correlated subqueries per row; needs the ids the insert
     returns (SQLite and PostgreSQL).
     """
     table = connection.ops.quote_name(LeadTask._meta.db_table)
@@ -289,10 +319,24 @@ def _link_created(followups: list[FollowUp]) -> int:
         f'UPDATE {table} SET "leads_follow_id" = v.f, "is_interested" = v.i FROM {source} '  # noqa: S608
         f'WHERE {table}."id" = v.id AND {table}."leads_follow_id" IS NULL'
     )
-    payload = [{"id": f.lead_task_id, "f": f.pk, "i": f.is_interested} for f in followups]
+    payload = [{"id": row_id, "f": followup_id, "i": interest} for row_id, followup_id, interest in links]
     with connection.cursor() as cursor:
         cursor.execute(sql, [json.dumps(payload)])
         return cursor.rowcount
+
+
+def _insert_followups(values: list[dict[str, Any]]) -> int:
+    """Insert the follow-ups and link their rows; returns the rows linked.
+
+    SQLite and PostgreSQL: one ``INSERT … SELECT FROM <JSON array> RETURNING id, lead_task_id`` and one
+    linking ``UPDATE`` — no model instance per follow-up. Elsewhere ``bulk_create`` and the subquery link.
+    """
+    if jsonrows.supports_returning():
+        returned = jsonrows.insert(FollowUp, FOLLOWUP_INSERT_FIELDS, values, returning=("id", "lead_task"))
+        interest = {value["lead_task_id"]: value["is_interested"] for value in values}
+        return _link_created([(row_id, followup_id, interest[row_id]) for followup_id, row_id in returned])
+    FollowUp.objects.bulk_create([FollowUp(**value) for value in values])
+    return _link_existing(lead_task_ids=[value["lead_task_id"] for value in values])
 
 
 def _bulk_write(
@@ -309,8 +353,8 @@ def _bulk_write(
     for start in range(0, len(rows), BULK_CHUNK):
         chunk = rows[start : start + BULK_CHUNK]
         ids = [row["id"] for row, _result in chunk]
-        objs = [
-            _new_followup(
+        values = [
+            _followup_values(
                 row_id=row["id"],
                 lead_id=row["lead_id"],
                 result=result,
@@ -322,12 +366,8 @@ def _bulk_write(
         ]
         try:
             with transaction.atomic():
-                FollowUp.objects.bulk_create(objs)
-                # The INSERT succeeded, so every follow-up naming these rows is ours.
-                if connection.vendor in ("sqlite", "postgresql") and all(obj.pk for obj in objs):
-                    linked = _link_created(objs)
-                else:
-                    linked = _link_existing(lead_task_ids=ids)
+                # If the INSERT succeeds, every follow-up naming these rows is ours.
+                linked = _insert_followups(values)
                 if linked == len(ids):
                     written.extend(chunk)
                 else:

@@ -9,13 +9,11 @@ lead rows, in one short transaction after every HTTP call has returned.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -24,6 +22,7 @@ from calltasks.provider import statuses
 from calltasks.provider.types import CallAttempt, JobDetail, JobResult
 from calltasks.services.provider import get_provider_client
 from calltasks.states import TaskState
+from dcc_project import jsonrows
 from dcc_project.phones import mask_phone
 
 logger = logging.getLogger(__name__)
@@ -161,7 +160,8 @@ def _apply_detail(row: LeadTask, detail: JobDetail, now: dt.datetime) -> None:
         row.final_at = now
 
 
-def _records_for(task: CallTask, row: LeadTask, detail: JobDetail, now: dt.datetime) -> list[OutboundCallRecord]:
+def _records_for(task: CallTask, row: LeadTask, detail: JobDetail, now: dt.datetime) -> list[dict]:
+    """The job's call attempts as call-record values (plain dicts: no model instance per attempt)."""
     records = []
     for attempt in detail.tasks:
         if not attempt.task_id:
@@ -169,56 +169,29 @@ def _records_for(task: CallTask, row: LeadTask, detail: JobDetail, now: dt.datet
         _warn_unknown(attempt.status, "call")
         code = statuses.TASK_STATUSES.get(attempt.status or "", (None,))[0]
         records.append(
-            OutboundCallRecord(
-                call_task_id=task.pk,
-                lead_task_id=row.pk,
-                job_group_id=task.job_group_id or "",
-                job_id=detail.job_id,
-                provider_task_id=attempt.task_id,
-                call_status=attempt.status or "",
-                status_code=code,
-                end_reason=attempt.end_reason or "",
-                has_answered=statuses.is_connected(attempt.status),
-                called_number=mask_phone(attempt.called_number or row.leads_phone),
-                calling_number=attempt.calling_number or "",
-                planed_time=attempt.planed_time,
-                actual_time=attempt.actual_time,
-                end_time=attempt.end_time,
-                duration=attempt.duration_seconds,
-                hang_up_direction=attempt.hang_up_direction or "",
-                conversation=_raw_conversation(attempt),
-                created=now,
-                updated=now,
-            )
+            {
+                "call_task_id": task.pk,
+                "lead_task_id": row.pk,
+                "job_group_id": task.job_group_id or "",
+                "job_id": detail.job_id,
+                "provider_task_id": attempt.task_id,
+                "call_status": attempt.status or "",
+                "status_code": code,
+                "end_reason": attempt.end_reason or "",
+                "has_answered": statuses.is_connected(attempt.status),
+                "called_number": mask_phone(attempt.called_number or row.leads_phone),
+                "calling_number": attempt.calling_number or "",
+                "planed_time": attempt.planed_time,
+                "actual_time": attempt.actual_time,
+                "end_time": attempt.end_time,
+                "duration": attempt.duration_seconds,
+                "hang_up_direction": attempt.hang_up_direction or "",
+                "conversation": _raw_conversation(attempt),
+                "created": now,
+                "updated": now,
+            }
         )
     return records
-
-
-def _json_rows(objs: list, fields: list, *, with_pk: bool) -> str:
-    """The values of ``fields`` of ``objs`` as one JSON array (one bound parameter, whatever the size)."""
-    vendor = connection.vendor
-    payload = []
-    for obj in objs:
-        item = {"id": obj.pk} if with_pk else {}
-        for field in fields:
-            value = getattr(obj, field.attname)
-            if isinstance(value, dt.datetime):
-                value = connection.ops.adapt_datetimefield_value(value) if vendor == "sqlite" else value.isoformat()
-            item[field.column] = value
-        payload.append(item)
-    return json.dumps(payload, cls=DjangoJSONEncoder, ensure_ascii=False)
-
-
-def _json_source(fields: list, *, with_pk: bool) -> str:
-    """``FROM`` source turning the JSON array parameter back into rows of ``fields`` (SQLite / PostgreSQL)."""
-    quote = connection.ops.quote_name
-    if connection.vendor == "sqlite":
-        pk = "json_extract(j.value, '$.id') AS id, " if with_pk else ""
-        columns = ", ".join(f"json_extract(j.value, '$.{f.column}') AS {quote(f.column)}" for f in fields)
-        return f"(SELECT {pk}{columns} FROM json_each(%s) AS j) AS v"  # noqa: S608
-    types = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in fields)
-    pk = "id bigint, " if with_pk else ""
-    return f"jsonb_to_recordset(%s::jsonb) AS v({pk}{types})"
 
 
 def _update_rows(rows: list[LeadTask]) -> None:
@@ -228,18 +201,10 @@ def _update_rows(rows: list[LeadTask]) -> None:
     database (2,000 rows took ~90 s on SQLite) and several statements once the bound-parameter limit
     splits it. A JSON document is one parameter whatever the task size.
     """
-    if connection.vendor not in ("sqlite", "postgresql"):
+    if not jsonrows.supported():
         LeadTask.objects.bulk_update(rows, ROW_FIELDS, batch_size=500)
         return
-    fields = [LeadTask._meta.get_field(name) for name in ROW_FIELDS]
-    quote = connection.ops.quote_name
-    table = quote(LeadTask._meta.db_table)
-    assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in fields)
-    source = _json_source(fields, with_pk=True)
-    # Identifiers come from the model's own fields; every value travels in the one bound parameter.
-    sql = f"UPDATE {table} SET {assignments} FROM {source} WHERE {table}.{quote('id')} = v.id"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [_json_rows(rows, fields, with_pk=True)])
+    jsonrows.update(LeadTask, ROW_FIELDS, rows)
 
 
 RECORD_INSERT_FIELDS = [
@@ -254,38 +219,33 @@ RECORD_INSERT_FIELDS = [
 ]
 
 
-def _upsert_records(records: list[OutboundCallRecord]) -> None:
+def _upsert_records(records: list[dict]) -> None:
     """Insert the call records, or update the attempts already stored (``provider_task_id`` is unique).
 
     One ``INSERT … SELECT … FROM <JSON array> ON CONFLICT DO UPDATE`` statement: the same upsert as
     ``bulk_create(update_conflicts=True)`` without building and compiling a model instance per value
     (that cost most of a sync's time at 1,000 leads) and without the SQLite parameter limit splitting it.
     """
-    if connection.vendor not in ("sqlite", "postgresql"):
+    if not jsonrows.supported():
         OutboundCallRecord.objects.bulk_create(
-            records, update_conflicts=True, unique_fields=["provider_task_id"], update_fields=RECORD_UPDATE_FIELDS
+            [OutboundCallRecord(**record) for record in records],
+            update_conflicts=True,
+            unique_fields=["provider_task_id"],
+            update_fields=RECORD_UPDATE_FIELDS,
         )
         return
-    fields = [OutboundCallRecord._meta.get_field(name) for name in RECORD_INSERT_FIELDS]
-    updates = [OutboundCallRecord._meta.get_field(name) for name in RECORD_UPDATE_FIELDS]
-    quote = connection.ops.quote_name
-    table = quote(OutboundCallRecord._meta.db_table)
-    columns = ", ".join(quote(f.column) for f in fields)
-    values = ", ".join(f"v.{quote(f.column)}" for f in fields)
-    assignments = ", ".join(f"{quote(f.column)} = excluded.{quote(f.column)}" for f in updates)
-    unique = quote(OutboundCallRecord._meta.get_field("provider_task_id").column)
-    # "WHERE true" keeps SQLite's parser from reading ON CONFLICT as a join constraint of the SELECT.
-    sql = (
-        f"INSERT INTO {table} ({columns}) SELECT {values} FROM {_json_source(fields, with_pk=False)} "  # noqa: S608
-        f"WHERE true ON CONFLICT ({unique}) DO UPDATE SET {assignments}"
+    jsonrows.insert(
+        OutboundCallRecord,
+        RECORD_INSERT_FIELDS,
+        records,
+        conflict_target="provider_task_id",
+        update_fields=RECORD_UPDATE_FIELDS,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [_json_rows(records, fields, with_pk=False)])
 
 
-def _dedupe_records(records: list[OutboundCallRecord]) -> list[OutboundCallRecord]:
+def _dedupe_records(records: list[dict]) -> list[dict]:
     """The last record per provider call id (one statement cannot insert and update the same row twice)."""
-    by_id = {record.provider_task_id: record for record in records}
+    by_id = {record["provider_task_id"]: record for record in records}
     return list(by_id.values()) if len(by_id) != len(records) else records
 
 
@@ -337,7 +297,7 @@ def call_task_sync(
         if row.final_at is not None and row.call_job_id:
             finals[row.call_job_id] = row
 
-    records: list[OutboundCallRecord] = []
+    records: list[dict] = []
     job_ids = list(finals)
     for start in range(0, len(job_ids), LIST_JOBS_BATCH):
         for detail in counting.list_jobs(job_ids=job_ids[start : start + LIST_JOBS_BATCH]):

@@ -1,0 +1,119 @@
+"""Bulk writes through ONE JSON parameter (SQLite and PostgreSQL).
+
+``bulk_create`` / ``bulk_update`` build a model instance per row and compile every value of every
+instance into the statement (and split it at SQLite's bound-parameter limit). For the pipeline's large
+writes — a task's call records, its lead rows, its follow-ups — that Python work cost more than the
+database's. Here the rows travel as one JSON array, turned back into rows by the database
+(``jsonb_to_recordset`` on PostgreSQL, ``json_each`` on SQLite): one statement and one parameter,
+whatever the size. Column names come from the models' own fields; every value is in the parameter.
+
+Rows are plain dicts keyed by field ``attname`` (``lead_task_id``, ``call_status`` …), or model instances.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
+from django.db.models import Field, Model
+
+#: SQLite learned ``INSERT … RETURNING`` in 3.35.
+_SQLITE_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+
+
+def supported() -> bool:
+    """Whether the current database can take these statements (otherwise use the ORM's bulk methods)."""
+    return connection.vendor in ("sqlite", "postgresql")
+
+
+def supports_returning() -> bool:
+    return connection.vendor == "postgresql" or (connection.vendor == "sqlite" and _SQLITE_RETURNING)
+
+
+def fields_of(model: type[Model], names: Iterable[str]) -> list[Field]:
+    return [model._meta.get_field(name) for name in names]
+
+
+def payload(rows: Iterable[dict], fields: Sequence[Field], *, with_pk: bool = False) -> str:
+    """The rows' values of ``fields`` as one JSON array, keyed by column, datetimes as the database reads them."""
+    sqlite = connection.vendor == "sqlite"
+    adapt = connection.ops.adapt_datetimefield_value
+    keys = [(field.attname, field.column) for field in fields]
+    items = []
+    for row in rows:
+        if not isinstance(row, dict):  # a model instance: its attribute dict holds the same keys
+            row = row.__dict__
+        item = {"id": row["id"]} if with_pk else {}
+        for attname, column in keys:
+            value = row[attname]
+            if isinstance(value, dt.datetime):
+                value = adapt(value) if sqlite else value.isoformat()
+            item[column] = value
+        items.append(item)
+    return json.dumps(items, cls=DjangoJSONEncoder, ensure_ascii=False)
+
+
+def source(fields: Sequence[Field], *, with_pk: bool = False) -> str:
+    """A ``FROM`` source named ``v`` turning the JSON array parameter back into rows of ``fields``."""
+    quote = connection.ops.quote_name
+    if connection.vendor == "sqlite":
+        pk = "json_extract(j.value, '$.id') AS id, " if with_pk else ""
+        columns = ", ".join(f"json_extract(j.value, '$.{f.column}') AS {quote(f.column)}" for f in fields)
+        return f"(SELECT {pk}{columns} FROM json_each(%s) AS j) AS v"  # noqa: S608
+    types = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in fields)
+    pk = "id bigint, " if with_pk else ""
+    return f"jsonb_to_recordset(%s::jsonb) AS v({pk}{types})"
+
+
+def insert(
+    model: type[Model],
+    field_names: Sequence[str],
+    rows: list[dict],
+    *,
+    returning: Sequence[str] = (),
+    conflict_target: str | None = None,
+    update_fields: Sequence[str] = (),
+) -> list[tuple]:
+    """``INSERT INTO <model> (<fields>) SELECT … FROM <JSON rows>``, optionally ``ON CONFLICT (<target>) DO
+    UPDATE SET <update_fields>`` and ``RETURNING <returning>`` (tuples in no particular order)."""
+    if not rows:
+        return []
+    quote = connection.ops.quote_name
+    fields = fields_of(model, field_names)
+    table = quote(model._meta.db_table)
+    columns = ", ".join(quote(f.column) for f in fields)
+    values = ", ".join(f"v.{quote(f.column)}" for f in fields)
+    # "WHERE true" keeps SQLite's parser from reading ON CONFLICT as a join constraint of the SELECT.
+    sql = f"INSERT INTO {table} ({columns}) SELECT {values} FROM {source(fields)} WHERE true"  # noqa: S608
+    if conflict_target:
+        target = quote(model._meta.get_field(conflict_target).column)
+        assignments = ", ".join(
+            f"{quote(f.column)} = excluded.{quote(f.column)}" for f in fields_of(model, update_fields)
+        )
+        sql += f" ON CONFLICT ({target}) DO UPDATE SET {assignments}"
+    if returning:
+        sql += " RETURNING " + ", ".join(quote(f.column) for f in fields_of(model, returning))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [payload(rows, fields)])
+        return [tuple(item) for item in cursor.fetchall()] if returning else []
+
+
+def update(model: type[Model], field_names: Sequence[str], rows: list[dict]) -> int:
+    """``UPDATE <model> SET <fields> = v.<fields> FROM <JSON rows> WHERE id = v.id``; rows carry ``id``."""
+    if not rows:
+        return 0
+    quote = connection.ops.quote_name
+    fields = fields_of(model, field_names)
+    table = quote(model._meta.db_table)
+    assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in fields)
+    sql = (
+        f"UPDATE {table} SET {assignments} FROM {source(fields, with_pk=True)} "  # noqa: S608
+        f"WHERE {table}.{quote(model._meta.pk.column)} = v.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [payload(rows, fields, with_pk=True)])
+        return cursor.rowcount
