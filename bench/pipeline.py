@@ -18,6 +18,7 @@ import logging
 import math
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -69,7 +70,9 @@ class StepStats:
         self.calls: dict[str, int] = {}
         self.sync_results: list[Any] = []
         self.sync_queries: list[int] = []
+        self.task_queries = 0  # statements of every task's turn (lease … release), whichever thread ran it
         self._local = threading.local()
+        self._lock = threading.Lock()
 
     def wrap(self, name: str, func: Callable) -> Callable:
         def wrapper(*args, **kwargs):
@@ -82,12 +85,26 @@ class StepStats:
                     result = func(*args, **kwargs)
             finally:
                 self._local.active = None
-            self.seconds[name] = self.seconds.get(name, 0.0) + watch.seconds()
-            self.queries[name] = self.queries.get(name, 0) + counter.count
-            self.calls[name] = self.calls.get(name, 0) + 1
-            if name == "sync":
-                self.sync_results.append(result)
-                self.sync_queries.append(counter.count)
+            with self._lock:  # monitor worker threads finish steps concurrently
+                self.seconds[name] = self.seconds.get(name, 0.0) + watch.seconds()
+                self.queries[name] = self.queries.get(name, 0) + counter.count
+                self.calls[name] = self.calls.get(name, 0) + 1
+                if name == "sync":
+                    self.sync_results.append(result)
+                    self.sync_queries.append(counter.count)
+            return result
+
+        return wrapper
+
+    def wrap_task(self, func: Callable) -> Callable:
+        """Count the statements of one task's turn on the thread that runs it (a worker thread has its own
+        connection, which the pass-level counter of the calling thread does not see)."""
+
+        def wrapper(*args, **kwargs):
+            with count_queries() as counter:
+                result = func(*args, **kwargs)
+            with self._lock:
+                self.task_queries += counter.count
             return result
 
         return wrapper
@@ -97,6 +114,7 @@ class StepStats:
 def instrumented_monitor(stats: StepStats, *, recordings: bool = False) -> Iterator[None]:
     """Wrap the functions ``_process_leased`` imports at call time; optionally switch recordings off."""
     import calltasks.services.completion as completion
+    import calltasks.services.monitor as monitor
     import calltasks.services.recordings as recordings_module
     import calltasks.services.sync as sync
     import followups.services as followups
@@ -105,6 +123,7 @@ def instrumented_monitor(stats: StepStats, *, recordings: bool = False) -> Itera
         return recordings_module.RecordingsResult()
 
     patches = [
+        mock.patch.object(monitor, "monitor_process_task", stats.wrap_task(monitor.monitor_process_task)),
         mock.patch.object(sync, "call_task_sync", stats.wrap("sync", sync.call_task_sync)),
         mock.patch.object(
             followups, "followups_create_for_task", stats.wrap("followups", followups.followups_create_for_task)
@@ -285,6 +304,7 @@ def run(
     judge: str = "rules",
     llm_latency_ms: int = 200,
     concurrency: int | None = None,
+    workers: int | None = None,
     probe_leads: int = 10000,
     recordings: int = 200,
     keep: bool = False,
@@ -322,12 +342,16 @@ def run(
             rss_before = peak_rss_mb()
 
             stats = StepStats()
-            from calltasks.services.monitor import monitor_run_once
+            from calltasks.services.monitor import monitor_run_once, monitor_workers
+
+            workers_used = monitor_workers(workers, tasks=tasks)
 
             with instrumented_monitor(stats), count_queries() as pass_counter:
                 watch = Stopwatch()
-                run_row = monitor_run_once(driver=MonitorRun.Driver.TEST, task_ids=task_ids)
+                cpu_started = time.process_time()
+                run_row = monitor_run_once(driver=MonitorRun.Driver.TEST, task_ids=task_ids, workers=workers)
                 pass_seconds = watch.seconds()
+                pass_cpu_seconds = time.process_time() - cpu_started
             rss_after = peak_rss_mb()
 
             states = dict(
@@ -359,6 +383,8 @@ def run(
             logging.disable(previous_disable)
 
     leads_per_second = rate(rows_total, pass_seconds)
+    # The calling thread's statements (the pass's own) + every task's turn (on whichever thread ran it).
+    pass_queries = pass_counter.count + stats.task_queries if workers_used > 1 else pass_counter.count
     sync_queries = stats.sync_queries
     probe_queries = [item["sync_queries"] for item in probe.values()]
     all_done = states.get(TaskState.FOLLOWUPS_DONE, 0) == tasks
@@ -371,16 +397,20 @@ def run(
             "judge": judge,
             "llm_latency_ms": llm_latency_ms if llm else 0,
             "judge_concurrency": concurrency or settings.JUDGE_CONCURRENCY,
+            "monitor_workers": workers_used,
             "recording_concurrency": recording["concurrency"] if recording else None,
             "probe_leads": probe_leads,
         },
         "setup_seconds": round(setup_seconds, 2),
         "pass": {
             "seconds": round(pass_seconds, 3),
+            # CPU time of this process (monitor + the in-process simulator's threads) during the pass; the
+            # rest of the wall time is spent waiting, mostly for the database.
+            "cpu_seconds": round(pass_cpu_seconds, 3),
             "rows": rows_total,
             "leads_per_second": leads_per_second,
-            "sql_queries": pass_counter.count,
-            "sql_queries_per_task": round(pass_counter.count / tasks, 1) if tasks else 0,
+            "sql_queries": pass_queries,
+            "sql_queries_per_task": round(pass_queries / tasks, 1) if tasks else 0,
             "monitor_run_outcome": run_row.outcome,
             "monitor_run_errors": run_row.errors,
             "steps": {
@@ -448,7 +478,8 @@ def markdown(result: dict[str, Any]) -> str:
     rec = result["recordings"]
     title = (
         f"**bench_pipeline** {p['tasks']}×{p['leads_per_task']}, judge {p['judge']}"
-        f"{' (' + str(p['llm_latency_ms']) + ' ms)' if p['judge'] == 'llm' else ''} — {env['database']} "
+        f"{' (' + str(p['llm_latency_ms']) + ' ms)' if p['judge'] == 'llm' else ''}, "
+        f"{p['monitor_workers']} monitor worker(s) — {env['database']} "
         f"{env['database_version']}, {env['cpus']} CPUs, load {env['load_average']}, {env['measured_at']}"
     )
     steps = ", ".join(f"{name} {s['share']:.0%}" for name, s in result["pass"]["steps"].items())
@@ -476,6 +507,7 @@ def markdown(result: dict[str, Any]) -> str:
         ),
         ("SQL queries per task in the pass", result["pass"]["sql_queries_per_task"], "—", met(None)),
         ("Pass time (s) / shares", f"{result['pass']['seconds']} ({steps})", "—", met(None)),
+        ("CPU time of this process in the pass (s)", result["pass"]["cpu_seconds"], "—", met(None)),
         ("Peak RSS (MB) after the pass", result["memory"]["peak_rss_mb_after_pass"], "—", met(None)),
         (
             "State 4, rows = follow-ups",

@@ -258,6 +258,8 @@ MONITOR_FAST_INTERVAL_SECONDS = env_int("MONITOR_FAST_INTERVAL_SECONDS", 10)
 MONITOR_FAST_WINDOW_SECONDS = env_int("MONITOR_FAST_WINDOW_SECONDS", 120)
 MONITOR_ERROR_RETRY_SECONDS = env_int("MONITOR_ERROR_RETRY_SECONDS", 60)
 MONITOR_LEASE_SECONDS = env_int("MONITOR_LEASE_SECONDS", 600)
+# Tasks one monitor pass (run_monitor, /auto-task check) processes at once, in threads (PostgreSQL; SQLite: 1).
+MONITOR_WORKERS = max(1, env_int("MONITOR_WORKERS", 4))
 
 # --- Notifications -------------------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str(

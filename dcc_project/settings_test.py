@@ -18,6 +18,8 @@ OUTBOUNDBOT_BACKOFF_MAX_SECONDS = 0.05
 OUTBOUNDBOT_READ_TIMEOUT = 5.0
 LLM_API_KEY = ""
 LLM_TIMEOUT = 5.0
+# In-process tests run inside a transaction other threads cannot see; tests of worker threads set it themselves.
+MONITOR_WORKERS = 1
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {k: "10000/min" for k in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]}}
 
 # A file (not shared-cache in-memory) SQLite test database: concurrent threads then wait on the busy timeout

@@ -11,6 +11,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -19,7 +20,7 @@ from django.utils import timezone
 
 from calltasks.models import CallTask, LeadTask, MonitorRun, OutboundCallRecord
 from calltasks.services.lifecycle import call_task_pause, call_task_resume, call_task_start
-from calltasks.services.monitor import monitor_run_once
+from calltasks.services.monitor import monitor_process_task, monitor_run_once, monitor_workers
 from calltasks.states import TaskState
 from followups.models import FollowUp, Lead
 from tests.factories import CallTaskFactory
@@ -275,6 +276,34 @@ def test_two_monitor_processes_at_once_write_nothing_twice(simulator, org, user,
     if connection.vendor == "postgresql":
         assert sum(run.tasks_completed for run in runs) == len(tasks) and not any(run.errors for run in runs)
     run_until_done(tasks[-1].pk, Clock(simulator))  # SQLite: a pass that met a busy database finishes later
+    _assert_no_duplicates(tasks)
+
+
+def test_one_pass_with_worker_threads_completes_every_task(simulator, org, user, settings):
+    """``MONITOR_WORKERS``: one pass processes several tasks at once, each in a thread with its own
+    connection, lease and provider client; the run adds up every task's turn (SQLite: sequential)."""
+    settings.TRANSCRIPT_GRACE_MINUTES = 0
+    settings.MONITOR_WORKERS = 3
+    tasks = _final_tasks(simulator, org, user, count=5, leads=30)
+    threads_seen = set()
+    original = monitor_process_task
+
+    def spy(**kwargs):
+        threads_seen.add(threading.current_thread().name)
+        return original(**kwargs)
+
+    with mock.patch("calltasks.services.monitor.monitor_process_task", spy):
+        run = monitor_run_once(driver=MonitorRun.Driver.COMMAND)
+    run.refresh_from_db()
+    if connection.vendor == "postgresql":
+        assert monitor_workers() == 3
+        assert len(threads_seen) > 1 and all(name.startswith("monitor-") for name in threads_seen), threads_seen
+    else:
+        assert monitor_workers() == 1 and threads_seen == {threading.current_thread().name}
+    assert run.outcome == MonitorRun.Outcome.OK and run.errors == 0
+    assert run.tasks_checked == len(tasks) and run.tasks_completed == len(tasks)
+    assert run.followups_created == sum(task.leads_count for task in tasks)
+    assert not CallTask.objects.filter(pk__in=[t.pk for t in tasks]).exclude(lease_owner="").exists()
     _assert_no_duplicates(tasks)
 
 

@@ -19,7 +19,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import queue
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 
 import requests
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -200,6 +202,8 @@ def _process_leased(task_id: int, *, now: dt.datetime, client, result: TaskPassR
         try:
             return func()
         except Exception as exc:  # one failing step is recorded; the task's other steps and other tasks go on
+            if isinstance(exc, DatabaseError):
+                _reset_broken_connection()
             result.errors.append({"task_id": task_id, "step": name, "error": _describe_error(exc)})
             if _is_transient(exc):
                 logger.warning(
@@ -291,6 +295,8 @@ def monitor_process_task(
         logger.exception("Monitor failed on task %s", task_id)
         result.status = "error"
         result.errors.append({"task_id": task_id, "step": "task", "error": _describe_error(exc)})
+        if isinstance(exc, DatabaseError):
+            _reset_broken_connection()
         try:
             CallTask.objects.filter(pk=task_id, task_type__in=MONITORED_STATES).update(
                 next_check_at=now + dt.timedelta(seconds=settings.MONITOR_ERROR_RETRY_SECONDS),
@@ -299,11 +305,34 @@ def monitor_process_task(
         except Exception:
             logger.exception("Could not record the monitor error of task %s", task_id)
     finally:
+        _release_with_retry(task_id, owner)
+    return result
+
+
+def _reset_broken_connection() -> None:
+    """After a database error, drop this thread's connection if it is unusable (the server ended it, the
+    network broke), so the next statement opens a new one instead of failing with "connection already
+    closed" until the end of the pass."""
+    if connection.in_atomic_block:  # a caller's transaction (tests): not ours to end
+        return
+    try:
+        connection.close_if_unusable_or_obsolete()
+    except Exception:
+        logger.warning("Could not reset the database connection", exc_info=True)
+
+
+def _release_with_retry(task_id: int, owner: str) -> None:
+    """Release the lease; on a broken connection once more on a fresh one. A lease left behind would keep
+    the task from every monitor for ``MONITOR_LEASE_SECONDS``."""
+    for attempt in (1, 2):
         try:
             _release(task_id, owner)
-        except Exception:  # the lease expires by itself after MONITOR_LEASE_SECONDS
-            logger.exception("Could not release the lease of task %s", task_id)
-    return result
+            return
+        except Exception:
+            if attempt == 2:  # the lease expires by itself after MONITOR_LEASE_SECONDS
+                logger.exception("Could not release the lease of task %s", task_id)
+                return
+            _reset_broken_connection()
 
 
 # --- one pass ----------------------------------------------------------------------------------------------
@@ -332,6 +361,82 @@ def _run_outcome(run: MonitorRun) -> str:
     return MonitorRun.Outcome.PARTIAL
 
 
+def monitor_workers(requested: int | None = None, *, tasks: int | None = None) -> int:
+    """How many tasks one pass processes at once.
+
+    ``MONITOR_WORKERS`` threads (or ``requested``), never more than there are tasks. Each thread leases the
+    task it takes like any other monitor would, uses its own database connection and provider client, and
+    spends most of its time waiting for the provider, the LLM or the database — which is why threads pay
+    off despite the GIL. SQLite allows one writer at a time, so on SQLite a pass is always sequential.
+    """
+    workers = int(requested if requested is not None else getattr(settings, "MONITOR_WORKERS", 1) or 1)
+    if connection.vendor == "sqlite":
+        workers = 1
+    if tasks is not None:
+        workers = min(workers, max(tasks, 1))
+    return max(1, workers)
+
+
+def _process_sequentially(ids, *, workers, driver, fixed_now, client, require_due, should_stop, on_result) -> None:
+    if ids and client is None:
+        from calltasks.services.provider import get_provider_client
+
+        client = get_provider_client()
+    for task_id in ids:
+        if should_stop and should_stop():
+            break
+        on_result(
+            monitor_process_task(
+                task_id=task_id,
+                driver=driver,
+                now=fixed_now or timezone.now(),
+                client=client,
+                require_due=require_due,
+            )
+        )
+
+
+def _process_concurrently(ids, *, workers, driver, fixed_now, client, require_due, should_stop, on_result) -> None:
+    """``workers`` threads take the tasks in order from a queue; the results are handed to ``on_result`` in
+    task order by the calling thread once every worker has finished."""
+    todo: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
+    for position, task_id in enumerate(ids):
+        todo.put((position, task_id))
+    results: dict[int, TaskPassResult] = {}
+
+    def work() -> None:
+        thread_client = client
+        try:
+            while not (should_stop and should_stop()):
+                try:
+                    position, task_id = todo.get_nowait()
+                except queue.Empty:
+                    return
+                if thread_client is None:
+                    from calltasks.services.provider import get_provider_client
+
+                    thread_client = get_provider_client()
+                results[position] = monitor_process_task(
+                    task_id=task_id,
+                    driver=driver,
+                    now=fixed_now or timezone.now(),
+                    client=thread_client,
+                    require_due=require_due,
+                )
+        except Exception:  # monitor_process_task never raises for a task; this is a broken thread
+            logger.exception("Monitor worker failed")
+        finally:
+            connections.close_all()  # this thread's connections only (they are per thread)
+
+    threads = [threading.Thread(target=work, name=f"monitor-{n}", daemon=True) for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for position in sorted(results):
+        on_result(results[position])
+
+
 def monitor_run_once(
     *,
     driver: str,
@@ -340,6 +445,7 @@ def monitor_run_once(
     should_stop: Callable[[], bool] | None = None,
     record_empty: bool = True,
     client=None,
+    workers: int | None = None,
 ) -> MonitorRun:
     """One monitor pass, recorded as a :class:`MonitorRun`.
 
@@ -347,6 +453,7 @@ def monitor_run_once(
     (a "check now"); ``should_stop`` is asked between tasks (SIGTERM in ``run_monitor``);
     ``record_empty=False`` leaves no row for a pass that found nothing to do (idle loops).
     ``now`` fixes the clock for due selection and next due times (tests).
+    ``workers`` tasks are processed at once (default ``MONITOR_WORKERS``; see :func:`monitor_workers`).
     """
     fixed_now = now
     started = time.monotonic()
@@ -373,21 +480,18 @@ def monitor_run_once(
             return run
         run.save()
         try:
-            if ids and client is None:
-                from calltasks.services.provider import get_provider_client
-
-                client = get_provider_client()
-            for task_id in ids:
-                if should_stop and should_stop():
-                    break
-                result = monitor_process_task(
-                    task_id=task_id,
-                    driver=driver,
-                    now=fixed_now or timezone.now(),
-                    client=client,
-                    require_due=require_due,
-                )
-                _run_add(run, result)
+            workers = monitor_workers(workers, tasks=len(ids))
+            process = _process_concurrently if workers > 1 else _process_sequentially
+            process(
+                ids,
+                workers=workers,
+                driver=driver,
+                fixed_now=fixed_now,
+                client=client,
+                require_due=require_due,
+                should_stop=should_stop,
+                on_result=lambda result: _run_add(run, result),
+            )
             run.outcome = _run_outcome(run)
         except Exception as exc:  # the pass itself broke (database down…): record it, never crash the driver
             logger.exception("Monitor pass failed")

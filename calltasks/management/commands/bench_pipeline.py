@@ -20,6 +20,12 @@ class Command(BaseCommand):
             "--concurrency", type=int, default=None, help="JUDGE_CONCURRENCY and RECORDING_DOWNLOAD_CONCURRENCY"
         )
         parser.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            help="tasks the monitor pass processes at once (default MONITOR_WORKERS; always 1 on SQLite)",
+        )
+        parser.add_argument(
             "--probe-leads", type=int, default=10000, help="size of the large task in the queries-per-sync probe"
         )
         parser.add_argument("--recordings", type=int, default=200, help="recording files to copy (0: skip)")
@@ -29,12 +35,15 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         if options["tasks"] < 1 or options["leads"] < 1 or options["probe_leads"] < 1:
             raise CommandError("--tasks, --leads and --probe-leads must be at least 1")
+        if options["workers"] is not None and options["workers"] < 1:
+            raise CommandError("--workers must be at least 1")
         result = pipeline.run(
             tasks=options["tasks"],
             leads=options["leads"],
             judge=options["judge"],
             llm_latency_ms=options["llm_latency_ms"],
             concurrency=options["concurrency"],
+            workers=options["workers"],
             probe_leads=options["probe_leads"],
             recordings=options["recordings"],
             keep=options["keep"],
