@@ -13,10 +13,10 @@ Rows are plain dicts keyed by field ``attname`` (``lead_task_id``, ``call_status
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 
+import orjson
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.db.models import Field, Model
@@ -48,13 +48,23 @@ def payload(rows: Iterable[dict], fields: Sequence[Field], *, with_pk: bool = Fa
         if not isinstance(row, dict):  # a model instance: its attribute dict holds the same keys
             row = row.__dict__
         item = {"id": row["id"]} if with_pk else {}
-        for attname, column in keys:
-            value = row[attname]
-            if isinstance(value, dt.datetime):
-                value = adapt(value) if sqlite else value.isoformat()
-            item[column] = value
+        if sqlite:  # SQLite stores datetimes as Django writes them (naive UTC text)
+            for attname, column in keys:
+                value = row[attname]
+                item[column] = adapt(value) if isinstance(value, dt.datetime) else value
+        else:  # orjson writes datetimes as RFC 3339 with their offset, which PostgreSQL reads
+            for attname, column in keys:
+                item[column] = row[attname]
         items.append(item)
-    return json.dumps(items, cls=DjangoJSONEncoder, ensure_ascii=False)
+    return orjson.dumps(items, default=_encode_other).decode()
+
+
+_django_encoder = DjangoJSONEncoder()
+
+
+def _encode_other(value):
+    """Types orjson does not know (Decimal, lazy translations …) as Django's JSON encoder writes them."""
+    return _django_encoder.default(value)
 
 
 def source(fields: Sequence[Field], *, with_pk: bool = False) -> str:

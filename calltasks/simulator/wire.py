@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
+
+import orjson
 
 
 @dataclass
@@ -28,7 +29,7 @@ class Response:
 
 
 def json_response(status: int, payload: object, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    body = orjson.dumps(payload)  # compact UTF-8, like json.dumps(ensure_ascii=False, separators=(",", ":"))
     return Response(status=status, body=body, headers=dict(headers or {}))
 
 
