@@ -408,10 +408,15 @@ def _judge_many(items: list[tuple[Any, dict[str, Any]]], now: datetime):
     """Yield (key, JudgeResult) for each (key, row), judged concurrently in a bounded pool, in order."""
     if not items:
         return
+    if not llm_enabled():
+        # The offline rules judge is plain CPU work: a thread pool would only add a future per row.
+        for key, row in items:
+            yield key, _judge_row(row, now)
+        return
     workers = max(1, min(int(getattr(settings, "JUDGE_CONCURRENCY", 4) or 1), len(items)))
     # One LLM client for the batch: each worker thread keeps its own session, so its HTTP connection is
     # reused from one call to the next instead of a new connection (and session) per judged row.
-    client = LLMClient.from_settings() if llm_enabled() else None
+    client = LLMClient.from_settings()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="judge") as pool:
         futures = [(key, pool.submit(_judge_row, row, now, client)) for key, row in items]
         for key, future in futures:

@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -371,14 +372,18 @@ class CallAttempt:
     called_number: str | None = field(default=None, repr=False)
     duration_seconds: int | None = None
     hang_up_direction: str | None = None
-    conversation: list[dict] = field(default_factory=list)
     raw: dict = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def conversation(self) -> list[dict]:
+        """The transcript as typed turns in order, parsed on first use (the sync stores the raw turns)."""
+        turns = [_conversation_turn(t) for t in _list(self.raw.get("Conversation")) if isinstance(t, dict)]
+        turns.sort(key=_sequence_key)
+        return turns
 
     @classmethod
     def from_api(cls, raw: Any) -> CallAttempt:
         raw = _dict(raw)
-        turns = [_conversation_turn(t) for t in _list(raw.get("Conversation")) if isinstance(t, dict)]
-        turns.sort(key=_sequence_key)
         actual = ms_to_datetime(raw.get("ActualTime"))
         end = ms_to_datetime(raw.get("EndTime"))
         contact = _dict(raw.get("Contact"))
@@ -393,7 +398,6 @@ class CallAttempt:
             called_number=_str(raw.get("CalledNumber")) or _str(contact.get("PhoneNumber")),
             duration_seconds=_attempt_duration(raw, actual, end),
             hang_up_direction=_str(raw.get("HangUpDirection")),
-            conversation=turns,
             raw=raw,
         )
 

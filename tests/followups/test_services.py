@@ -181,6 +181,7 @@ def test_connected_rows_are_judged_and_linked(task):
 @pytest.mark.django_db
 def test_judge_runs_concurrently_in_a_bounded_pool_without_the_orm(task, monkeypatch, settings):
     settings.JUDGE_CONCURRENCY = 3
+    settings.LLM_API_KEY = "sk-test"  # the pool is for the LLM; the rules judge runs inline (next test)
     for _ in range(9):
         connected_row(task)
     lock = threading.Lock()
@@ -206,6 +207,25 @@ def test_judge_runs_concurrently_in_a_bounded_pool_without_the_orm(task, monkeyp
     assert result.created == 9 and result.judged_llm == 9
     assert state["peak"] == 3
     assert main_thread not in state["threads"]
+
+
+@pytest.mark.django_db
+def test_rules_judge_runs_inline_without_a_pool(task, monkeypatch, settings):
+    settings.LLM_API_KEY = ""
+    settings.JUDGE_CONCURRENCY = 3
+    for _ in range(4):
+        connected_row(task)
+    threads = set()
+    real_judge = services.judge_conversation
+
+    def spy(conversation, **kwargs):
+        threads.add(threading.current_thread())
+        return real_judge(conversation, **kwargs)
+
+    monkeypatch.setattr(services, "judge_conversation", spy)
+    result = followups_create_for_task(task_id=task.pk, now=NOW)
+    assert result.created == 4 and result.judged_rules == 4
+    assert threads == {threading.current_thread()}
 
 
 # --- transcript grace period ---------------------------------------------------------------------------------
