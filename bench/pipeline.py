@@ -383,6 +383,7 @@ def run(
             logging.disable(previous_disable)
 
     leads_per_second = rate(rows_total, pass_seconds)
+    step_seconds = sum(stats.seconds.values())
     # The calling thread's statements (the pass's own) + every task's turn (on whichever thread ran it).
     pass_queries = pass_counter.count + stats.task_queries if workers_used > 1 else pass_counter.count
     sync_queries = stats.sync_queries
@@ -416,7 +417,8 @@ def run(
             "steps": {
                 name: {
                     "seconds": round(stats.seconds[name], 3),
-                    "share": round(stats.seconds[name] / pass_seconds, 3) if pass_seconds else 0,
+                    # Of the steps' summed time: with several monitor workers, steps of different tasks overlap.
+                    "share": round(stats.seconds[name] / step_seconds, 3) if step_seconds else 0,
                     "sql_queries": stats.queries[name],
                     "calls": stats.calls[name],
                 }

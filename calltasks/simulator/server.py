@@ -249,6 +249,9 @@ class SimulatorHandle:
     def stats(self, job_group_id: str | None = None) -> dict:
         return self.core.stats(job_group_id)
 
+    def prepare_transcripts(self, job_group_id: str | None = None) -> int:
+        return self.core.prepare_transcripts(job_group_id)
+
     def reset(self) -> None:
         self.core.reset()
 

@@ -243,3 +243,20 @@ def test_booleans_lists_and_json_string_filters(simulator, client):
 def test_non_rpc_paths_and_methods(simulator):
     assert requests.get(simulator.url + "/nothing-here", timeout=5).status_code == 404
     assert requests.get(simulator.url + "/_sim/nothing", timeout=5).status_code == 404
+
+
+def test_prepare_transcripts_writes_each_available_dialogue_once(simulator, client):
+    """What benchmarks call before a timed pass: every available transcript written once, as ListJobs shows it."""
+    gid = client.create_group()
+    job_ids = client.assign(gid, leads(30))
+    truth = simulator.run_until_final(gid)
+    simulator.advance(24 * 3600)  # past every transcript's ready time
+    expected = sum(1 for job in simulator.ground_truth(gid) if job["connected"] and job["has_transcript"])
+    assert expected and any(job["connected"] for job in truth)
+    assert simulator.prepare_transcripts(gid) == expected
+    assert simulator.prepare_transcripts(gid) == 0  # already written
+    jobs = client.ok("ListJobs", {"JobId": job_ids})["Jobs"]
+    shown = [job for job in jobs if any(task["Conversation"] for task in job["Tasks"])]
+    assert len(shown) == expected
+    again = client.ok("ListJobs", {"JobId": job_ids})["Jobs"]
+    assert again == jobs  # the prepared dialogues are the ones answered, every time
