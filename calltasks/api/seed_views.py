@@ -25,7 +25,7 @@ from calltasks.selectors import (
     task_call_statistics,
     task_execution_stats,
 )
-from calltasks.services.completion import CompletionResult, call_task_check_completion
+from calltasks.services.completion import CompletionResult, call_task_check_completion, call_task_state_checked
 from calltasks.services.create import call_task_create
 from calltasks.services.errors import TaskServiceError
 from calltasks.services.lifecycle import (
@@ -618,8 +618,7 @@ class TaskFollowupRecordsApi(SeedAPIView):
     def get(self, request, task_id):
         page = self.parse(s.PageInputSerializer, data=request.query_params).validated_data
         task = task_get(task_id=_task_id_from_path(task_id), organization_id=self.organization_id())
-        result = call_task_check_completion(task_id=task.pk)
-        task.task_type = result.task_type
+        task.task_type = call_task_state_checked(task=task)
         statistics = task_call_statistics(task_id=task.pk)
         pagination = _pagination(page["page"], page["page_size"], statistics.total)
         rows = lead_rows_page(

@@ -2,6 +2,7 @@
 
 Every check is a constant number of queries whatever the task size: one read of the task, one aggregate
 over its rows, at most two compare-and-set updates. A paused task is never changed; states never go back.
+Reads that only show the state (``call_task_state_checked``) skip the check for tasks that cannot advance.
 """
 
 from __future__ import annotations
@@ -85,6 +86,24 @@ def _notify_completed(task_id: int) -> None:
     except ImportError:  # notifications are optional
         return
     transaction.on_commit(lambda: task_completed_notify(task_id=task_id))
+
+
+#: The states a check can move a task out of (2 → 3, 3 → 4). Created (1) has no calls yet, a paused task (5)
+#: is never changed, and follow-ups done (4) is the last state: a check of those can only read counts.
+ADVANCING_STATES = frozenset({TaskState.CALLING, TaskState.CALLS_DONE})
+
+
+def call_task_state_checked(*, task: CallTask, now: dt.datetime | None = None) -> int:
+    """The state of ``task`` (just read by the caller) after a completion check, for reads that show the state
+    but not the counts.
+
+    Only a task that can still advance (live, state 2 or 3) gets the check: a fresh read of its row, the
+    aggregate over its rows, the compare-and-set updates. Any other task keeps its state (4 is final, a paused
+    task is never changed), so no query is made and reading it costs the same whatever its size.
+    """
+    if task.deleted_at is not None or task.task_type not in ADVANCING_STATES:
+        return task.task_type
+    return call_task_check_completion(task_id=task.pk, now=now).task_type
 
 
 def call_task_check_completion(*, task_id: int, now: dt.datetime | None = None) -> CompletionResult:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils.translation import gettext as _
 
 from calltasks.models import CallTask
@@ -82,6 +84,41 @@ def test_reading_runs_the_completion_check(seed, task, settings):
     data = seed.get(url(task.pk)).json()["data"]
     assert data["task_info"]["task_type"] == TaskState.FOLLOWUPS_DONE and data["task_info"]["is_completed"] is True
     assert CallTask.objects.get(pk=task.pk).task_type == TaskState.FOLLOWUPS_DONE
+
+
+def test_reading_a_task_in_3_moves_it_to_4_once_every_row_is_followed_up(seed, org):
+    task = make_task(org, rows=3, task_type=TaskState.CALLS_DONE)
+    for row in task.lead_rows.all():
+        finish_row(row, connected=True, follow_up=True, interest=1)
+    data = assert_envelope(seed.get(url(task.pk)), 200)["data"]
+    assert data["task_info"]["task_type"] == TaskState.FOLLOWUPS_DONE and data["task_info"]["is_completed"] is True
+    assert CallTask.objects.get(pk=task.pk).task_type == TaskState.FOLLOWUPS_DONE
+
+
+def finished_task(org, rows: int) -> CallTask:
+    task = make_task(org, rows=rows, task_type=TaskState.FOLLOWUPS_DONE)
+    for i, row in enumerate(task.lead_rows.all()):
+        finish_row(row, connected=i % 3 != 2, follow_up=True, interest=i % 3)
+    return task
+
+
+def test_a_finished_task_costs_the_same_queries_whatever_its_size_and_no_completion_check(seed, org):
+    """State 4 cannot change: no completion check (it aggregated every row with an EXISTS over call records).
+
+    Token, task, call-statistics aggregate, page, two permission look-ups: 6 statements (8 before).
+    """
+    small, large = finished_task(org, 2), finished_task(org, 30)
+    seed.get(url(small.pk))  # warm caches (content types)
+    counts = {}
+    for task in (small, large):
+        with CaptureQueriesContext(connection) as captured:
+            data = assert_envelope(seed.get(url(task.pk), {"page_size": 10}), 200)["data"]
+        assert data["task_info"]["task_type"] == TaskState.FOLLOWUPS_DONE
+        sql = [query["sql"] for query in captured.captured_queries]
+        assert not any("outbound_call_records" in statement for statement in sql), sql
+        assert not any(statement.lstrip().upper().startswith("UPDATE") for statement in sql), sql
+        counts[task.pk] = len(sql)
+    assert counts[small.pk] == counts[large.pk] <= 6, counts
 
 
 def test_all_connected_rule_moves_the_task_to_3(seed, org, settings):
