@@ -19,6 +19,7 @@ from calltasks.api.schema import enveloped, error_responses
 from calltasks.models import MonitorRun
 from calltasks.selectors import (
     call_task_list,
+    followup_records_page,
     lead_row_filter_q,
     lead_rows_page,
     monitored_task_ids,
@@ -621,7 +622,7 @@ class TaskFollowupRecordsApi(SeedAPIView):
         task.task_type = call_task_state_checked(task=task)
         statistics = task_call_statistics(task_id=task.pk)
         pagination = _pagination(page["page"], page["page_size"], statistics.total)
-        rows = lead_rows_page(
+        rows = followup_records_page(
             task_id=task.pk,
             offset=(pagination["page"] - 1) * pagination["page_size"],
             limit=pagination["page_size"],

@@ -72,6 +72,14 @@ def test_pagination(seed, task):
     assert data["pagination"] == {"page": 2, "page_size": 4, "total_pages": 2, "total_count": 6}
 
 
+def test_pages_follow_the_row_ids_of_the_task_only(seed, org, task):
+    make_task(org, rows=3)  # rows of another task in between must not shift the pages
+    make_task(org, rows=3)
+    ids = list(task.lead_rows.order_by("id").values_list("id", flat=True))
+    pages = [seed.get(url(task.pk), {"page": page, "page_size": 4}).json()["data"] for page in (1, 2)]
+    assert [record["id"] for page in pages for record in page["followup_records"]] == ids
+
+
 @pytest.mark.parametrize("params", [{"page": 0}, {"page_size": 201}, {"page": "x"}])
 def test_bad_paging_is_400(seed, task, params):
     assert_envelope(seed.get(url(task.pk), params), 400)
