@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -25,6 +27,25 @@ class LocalDateTimeField(serializers.DateTimeField):
         kwargs.setdefault("read_only", True)
         kwargs.setdefault("format", LOCAL_DATETIME_FORMAT)
         super().__init__(**kwargs)
+
+
+_LOCAL_DATETIME = LocalDateTimeField()
+
+
+def local_datetime_text(value) -> str | None:
+    """What ``LocalDateTimeField`` shows for ``value``, for serializers that build their dict directly.
+
+    An aware date-time (what the database returns) is converted to the current time zone and formatted, as
+    DRF does; anything else goes through the field itself.
+    """
+    if not value:
+        return None
+    if settings.USE_TZ and isinstance(value, dt.datetime) and timezone.is_aware(value):
+        try:
+            return value.astimezone(timezone.get_current_timezone()).strftime(LOCAL_DATETIME_FORMAT)
+        except OverflowError:
+            pass
+    return _LOCAL_DATETIME.to_representation(value)
 
 
 def parse_local_date(value) -> dt.date:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.translation import gettext as _
+from rest_framework import serializers
 
-from calltasks.models import CallTask
+from calltasks.api.serializers import FollowupRecordSerializer
+from calltasks.models import CallTask, LeadTask
+from calltasks.selectors import followup_records_page
 from calltasks.states import TaskState
+from followups.models import FollowUp
 from tests.calltasks.api.conftest import finish_row, make_task
 from tests.calltasks.api.test_envelope import assert_envelope
 
@@ -127,6 +133,28 @@ def test_a_finished_task_costs_the_same_queries_whatever_its_size_and_no_complet
         assert not any(statement.lstrip().upper().startswith("UPDATE") for statement in sql), sql
         counts[task.pk] = len(sql)
     assert counts[small.pk] == counts[large.pk] <= 6, counts
+
+
+def test_records_are_what_the_declared_fields_give(org):
+    """The serializer builds its dict directly; the output must equal DRF's field-by-field rendering."""
+    task = make_task(org, rows=4)
+    rows = list(task.lead_rows.order_by("id"))
+    finish_row(rows[0], connected=True, follow_up=True, interest=1)
+    finish_row(rows[1], connected=False, status="Busy", follow_up=True, interest=None)
+    finish_row(rows[2], connected=False, status="NoAnswer")
+    LeadTask.objects.filter(pk=rows[0].pk).update(call_time=dt.datetime(2025, 1, 31, 18, 30, 5, tzinfo=dt.UTC))
+    next_follow = dt.datetime(2025, 2, 1, 2, 0, tzinfo=dt.UTC)
+    FollowUp.objects.filter(pk=rows[0].leads_follow_id).update(next_follow_time=next_follow)
+    LeadTask.objects.filter(pk=rows[3].pk).update(leads_name="", call_duration=None, call_time=None)
+    page = followup_records_page(task_id=task.pk, offset=0, limit=10)
+    for full_phone in (False, True):
+        serializer = FollowupRecordSerializer(page, many=True, context={"full_phone": full_phone})
+        child = serializer.child
+        expected = [serializers.Serializer.to_representation(child, row) for row in page]
+        assert serializer.data == expected
+        assert expected[0]["call_time"] == "2025-02-01 02:30:05"
+        assert expected[0]["next_follow_time"] == "2025-02-01 10:00:00"
+        assert [list(record) for record in serializer.data] == [list(record) for record in expected]
 
 
 def test_all_connected_rule_moves_the_task_to_3(seed, org, settings):
