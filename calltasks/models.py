@@ -139,24 +139,9 @@ class LeadTask(models.Model):
         indexes = [
             models.Index(fields=["task", "leads_follow"], name="row_task_follow_idx"),
             models.Index(fields=["task", "call_status"], name="row_task_status_idx"),
-            # A task's rows in id order: a page's ids (OFFSET) come from this index instead of a sort of the task's
-            # rows. On PostgreSQL it also carries the columns the per-task counts read (call statistics, execution
-            # stats, completion), so those aggregates are index-only scans, not reads of every wide row (each row
-            # holds its transcript). Most writes of these columns also change call_status or leads_follow, which
-            # are indexed already, so few updates lose HOT. SQLite ignores INCLUDE (a plain (task_id, id) index).
-            models.Index(
-                fields=["task", "id"],
-                include=[
-                    "is_connected",
-                    "final_at",
-                    "last_task_status",
-                    "failure_reason",
-                    "call_status",
-                    "leads_follow",
-                    "is_interested",
-                ],
-                name="row_task_id_idx",
-            ),
+            # A task's rows in id order: a page's ids (OFFSET) come from this index (index-only on PostgreSQL)
+            # instead of a sort of the task's rows.
+            models.Index(fields=["task", "id"], name="row_task_id_idx"),
         ]
 
     def __str__(self) -> str:

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='leadtask',
-            index=models.Index(fields=['task', 'id'], include=('is_connected', 'final_at', 'last_task_status', 'failure_reason', 'call_status', 'leads_follow', 'is_interested'), name='row_task_id_idx'),
+            index=models.Index(fields=['task', 'id'], name='row_task_id_idx'),
         ),
     ]
