@@ -315,14 +315,14 @@ def _link_created(links: list[tuple[int, int, int | None]]) -> int:
         )
     else:
         source = "jsonb_to_recordset(%s::jsonb) AS v(id bigint, f bigint, i smallint)"
-    sql = (
-        f'UPDATE {table} SET "leads_follow_id" = v.f, "is_interested" = v.i FROM {source} '  # noqa: S608
-        f'WHERE {table}."id" = v.id AND {table}."leads_follow_id" IS NULL'
+    sql = jsonrows.update_from_sql(
+        table,
+        '"leads_follow_id" = v.f, "is_interested" = v.i',
+        source,
+        f'{table}."id" = v.id AND {table}."leads_follow_id" IS NULL',
     )
     payload = [{"id": row_id, "f": followup_id, "i": interest} for row_id, followup_id, interest in links]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [json.dumps(payload)])
-        return cursor.rowcount
+    return jsonrows.execute_update(sql, [json.dumps(payload)])
 
 
 def _insert_followups(values: list[dict[str, Any]]) -> int:

@@ -84,3 +84,23 @@ class _Counter:
     def __call__(self, execute, sql, params, many, context):
         self.count += 1
         return execute(sql, params, many, context)
+
+
+def test_sqlite_update_walks_the_json_rows_not_the_table():
+    """The follow-up link's UPDATE (… AND leads_follow_id IS NULL) once let SQLite drive the join from that
+    index and re-read the JSON array for every un-followed row of the table: 272 s for 20,000 rows."""
+    table = connection.ops.quote_name(LeadTask._meta.db_table)
+    fields = jsonrows.fields_of(LeadTask, ["is_interested"])
+    sql = jsonrows.update_from_sql(
+        table, '"is_interested" = v."is_interested"', jsonrows.source(fields, with_pk=True),
+        f'{table}."id" = v.id AND {table}."leads_follow_id" IS NULL',
+    )
+    rows = [LeadTaskFactory() for _ in range(3)]
+    param = jsonrows.payload([{"id": row.pk, "is_interested": 2} for row in rows], fields, with_pk=True)
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", [param])
+            plan = " | ".join(str(step[-1]) for step in cursor.fetchall())
+        assert "SCAN v" in plan and "INTEGER PRIMARY KEY" in plan, plan
+    assert jsonrows.execute_update(sql, [param]) == 3
+    assert set(LeadTask.objects.filter(pk__in=[r.pk for r in rows]).values_list("is_interested", flat=True)) == {2}
