@@ -40,6 +40,7 @@ from bench.common import (
     bench_org_create,
     bench_org_delete,
     environment,
+    environment_text,
     leads_bulk_create,
     markdown_table,
     met,
@@ -421,8 +422,7 @@ def markdown(result: dict[str, Any]) -> str:
     env = result["environment"]
     title = (
         f"**bench_api** {p['leads']}-lead task, {p['page_size']}-row pages, {p['requests_per_level']} requests per "
-        f"level, {p['server']} — {env['database']} {env['database_version']}, {env['cpus']} CPUs, load "
-        f"{env['load_average']}, {env['measured_at']}"
+        f"level, {p['server']} — {environment_text(env)}"
     )
     rows = []
     for name, levels in result["endpoints"].items():

@@ -21,6 +21,7 @@ from bench.common import (
     bench_simulator,
     count_queries,
     environment,
+    environment_text,
     leads_bulk_create,
     markdown_table,
     met,
@@ -144,8 +145,7 @@ def markdown(result: dict[str, Any]) -> str:
     env = result["environment"]
     title = (
         f"**bench_judge** {p['followups']} follow-ups, LLM latency {p['latency_ms']} ms, concurrency "
-        f"{p['concurrency']} — {env['database']} {env['database_version']}, {env['cpus']} CPUs, load "
-        f"{env['load_average']}, {env['measured_at']}"
+        f"{p['concurrency']} — {environment_text(env)}"
     )
     rows = [
         ("Follow-ups/s (LLM judge)", result["followups_per_second"], f"bound {result['bound_per_second']}", "—"),

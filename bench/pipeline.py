@@ -37,6 +37,7 @@ from bench.common import (
     bench_simulator,
     count_queries,
     environment,
+    environment_text,
     leads_bulk_create,
     let_every_call_finish,
     markdown_table,
@@ -481,8 +482,7 @@ def markdown(result: dict[str, Any]) -> str:
     title = (
         f"**bench_pipeline** {p['tasks']}×{p['leads_per_task']}, judge {p['judge']}"
         f"{' (' + str(p['llm_latency_ms']) + ' ms)' if p['judge'] == 'llm' else ''}, "
-        f"{p['monitor_workers']} monitor worker(s) — {env['database']} "
-        f"{env['database_version']}, {env['cpus']} CPUs, load {env['load_average']}, {env['measured_at']}"
+        f"{p['monitor_workers']} monitor worker(s) — {environment_text(env)}"
     )
     steps = ", ".join(f"{name} {s['share']:.0%}" for name, s in result["pass"]["steps"].items())
     rows = [

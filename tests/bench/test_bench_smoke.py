@@ -34,7 +34,8 @@ def test_bench_pipeline_reports_every_figure_and_reaches_state_4():
     result = run_command("bench_pipeline", "--tasks", "2", "--leads", "6", "--probe-leads", "15", "--recordings", "2")
 
     assert result["benchmark"] == "pipeline"
-    assert {"database", "cpus", "load_average", "measured_at"} <= set(result["environment"])
+    assert {"database", "cpus", "load_average", "interpreter_ms", "measured_at"} <= set(result["environment"])
+    assert result["environment"]["interpreter_ms"] > 0
     outcome = result["outcome"]
     assert outcome["all_tasks_in_state_4"] is True and outcome["tasks_in_state_4"] == 2
     assert outcome["lead_rows"] == outcome["followups"] == outcome["rows_linked_to_followup"] == 12
