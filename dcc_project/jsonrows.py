@@ -21,17 +21,13 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.db.models import Field, Model
 
-#: SQLite learned ``INSERT … RETURNING`` in 3.35.
-_SQLITE_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+#: SQLite learned ``UPDATE … FROM`` in 3.33, ``RETURNING`` and ``MATERIALIZED`` in 3.35; Django accepts 3.31.
+_SQLITE_OK = sqlite3.sqlite_version_info >= (3, 35, 0)
 
 
 def supported() -> bool:
-    """Whether the current database can take these statements (otherwise use the ORM's bulk methods)."""
-    return connection.vendor in ("sqlite", "postgresql")
-
-
-def supports_returning() -> bool:
-    return connection.vendor == "postgresql" or (connection.vendor == "sqlite" and _SQLITE_RETURNING)
+    """Whether the current database can take these statements (otherwise callers use the ORM's bulk methods)."""
+    return connection.vendor == "postgresql" or (connection.vendor == "sqlite" and _SQLITE_OK)
 
 
 def fields_of(model: type[Model], names: Iterable[str]) -> list[Field]:
@@ -112,15 +108,22 @@ def insert(
         return [tuple(item) for item in cursor.fetchall()] if returning else []
 
 
-def update(model: type[Model], field_names: Sequence[str], rows: list[dict]) -> int:
-    """``UPDATE <model> SET <fields> = v.<fields> FROM <JSON rows> WHERE id = v.id``; rows carry ``id``."""
+def update(model: type[Model], field_names: Sequence[str], rows: list[dict], *, only_null: Sequence[str] = ()) -> int:
+    """``UPDATE <model> SET <fields> = v.<fields> FROM <JSON rows> WHERE id = v.id``; rows carry ``id``.
+
+    ``only_null``: compare-and-set, only rows whose these fields are still NULL are written. Returns the rows
+    written.
+    """
     if not rows:
         return 0
     quote = connection.ops.quote_name
     fields = fields_of(model, field_names)
     table = quote(model._meta.db_table)
     assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in fields)
-    where = f"{table}.{quote(model._meta.pk.column)} = v.id"
+    where = " AND ".join(
+        [f"{table}.{quote(model._meta.pk.column)} = v.id"]
+        + [f"{table}.{quote(f.column)} IS NULL" for f in fields_of(model, only_null)]
+    )
     sql = update_from_sql(table, assignments, source(fields, with_pk=True), where)
     return execute_update(sql, [payload(rows, fields, with_pk=True)])
 
@@ -147,7 +150,7 @@ def update_from_sql(table: str, assignments: str, json_source: str, where: str) 
     table of 20,000 rows. A ``MATERIALIZED`` common table expression (SQLite ≥ 3.35) makes it scan the JSON
     rows once and look each table row up by its primary key.
     """
-    if connection.vendor == "sqlite" and _SQLITE_RETURNING:  # MATERIALIZED came with 3.35 too
+    if connection.vendor == "sqlite":
         subquery = json_source.removesuffix(" AS v")
         return f"WITH v AS MATERIALIZED {subquery} UPDATE {table} SET {assignments} FROM v WHERE {where}"  # noqa: S608
     return f"UPDATE {table} SET {assignments} FROM {json_source} WHERE {where}"  # noqa: S608

@@ -12,7 +12,6 @@ Rules that hold everywhere in this module:
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterable
@@ -22,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Min, OuterRef, Q, Subquery
 from django.utils import timezone, translation
 
@@ -307,22 +306,11 @@ def _link_created(links: list[tuple[int, int, int | None]]) -> int:
     Cheaper than :func:`_link_existing`'s two correlated subqueries per row; needs the ids the insert
     returns (SQLite and PostgreSQL).
     """
-    table = connection.ops.quote_name(LeadTask._meta.db_table)
-    if connection.vendor == "sqlite":
-        source = (
-            "(SELECT json_extract(j.value, '$.id') AS id, json_extract(j.value, '$.f') AS f, "
-            "json_extract(j.value, '$.i') AS i FROM json_each(%s) AS j) AS v"
-        )
-    else:
-        source = "jsonb_to_recordset(%s::jsonb) AS v(id bigint, f bigint, i smallint)"
-    sql = jsonrows.update_from_sql(
-        table,
-        '"leads_follow_id" = v.f, "is_interested" = v.i',
-        source,
-        f'{table}."id" = v.id AND {table}."leads_follow_id" IS NULL',
-    )
-    payload = [{"id": row_id, "f": followup_id, "i": interest} for row_id, followup_id, interest in links]
-    return jsonrows.execute_update(sql, [json.dumps(payload)])
+    rows = [
+        {"id": row_id, "leads_follow_id": followup_id, "is_interested": interest}
+        for row_id, followup_id, interest in links
+    ]
+    return jsonrows.update(LeadTask, ["leads_follow", "is_interested"], rows, only_null=["leads_follow"])
 
 
 def _insert_followups(values: list[dict[str, Any]]) -> int:
@@ -331,7 +319,7 @@ def _insert_followups(values: list[dict[str, Any]]) -> int:
     SQLite and PostgreSQL: one ``INSERT … SELECT FROM <JSON array> RETURNING id, lead_task_id`` and one
     linking ``UPDATE`` — no model instance per follow-up. Elsewhere ``bulk_create`` and the subquery link.
     """
-    if jsonrows.supports_returning():
+    if jsonrows.supported():
         returned = jsonrows.insert(FollowUp, FOLLOWUP_INSERT_FIELDS, values, returning=("id", "lead_task"))
         interest = {value["lead_task_id"]: value["is_interested"] for value in values}
         return _link_created([(row_id, followup_id, interest[row_id]) for followup_id, row_id in returned])

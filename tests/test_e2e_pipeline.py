@@ -154,6 +154,20 @@ def test_pipeline_rules_judge(simulator, org, user, settings):
     assert_runs_tell_the_story(task, runs)
 
 
+def test_pipeline_without_json_bulk_writes(simulator, org, user, settings):
+    """Where ``dcc_project.jsonrows`` cannot run (SQLite before 3.35, other databases), the sync and the
+    follow-up writer fall back to the ORM's bulk methods: the same outcome, row for row."""
+    from dcc_project import jsonrows
+
+    settings.LLM_API_KEY = ""
+    task = started_task(org, user, 60, name="ORM批量写入")
+    with mock.patch.object(jsonrows, "supported", return_value=False) as supported:
+        runs = run_until_done(task.pk, Clock(simulator))
+    assert supported.called
+    assert_matches_ground_truth(task, simulator, judge=FollowUp.Judge.RULES)
+    assert_runs_tell_the_story(task, runs)
+
+
 def test_pipeline_llm_judge(simulator_factory, org, user, settings):
     simulator = simulator_factory(llm_api_key="sk-e2e-test")
     settings.LLM_API_KEY = "sk-e2e-test"
