@@ -453,7 +453,9 @@ def monitor_run_once(
     (a "check now"); ``should_stop`` is asked between tasks (SIGTERM in ``run_monitor``);
     ``record_empty=False`` leaves no row for a pass that found nothing to do (idle loops).
     ``now`` fixes the clock for due selection and next due times (tests).
-    ``workers`` tasks are processed at once (default ``MONITOR_WORKERS``; see :func:`monitor_workers`).
+    ``workers`` tasks are processed at once (default ``MONITOR_WORKERS``; see :func:`monitor_workers`). Without
+    ``client`` each worker thread makes its own provider client; a ``client`` given (tests, fault injection)
+    is shared by the threads, so it must be thread-safe.
     """
     fixed_now = now
     started = time.monotonic()
